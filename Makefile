@@ -1,0 +1,54 @@
+# kubectl-egress. `make test` is what CI runs: it builds or installs everything it needs itself.
+SHELL := bash
+GO ?= go
+STATICCHECK_VERSION := v0.8.2
+VERSION ?= dev
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+PKG     := github.com/kubectl-egress/kubectl-egress
+LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT) -X $(PKG)/internal/version.Date=$(DATE)
+MESH_DIR := $(CURDIR)/.localmesh
+FLEET ?= 0
+
+.PHONY: build test lint unit e2e tools mesh mesh-down demo demo-down bench release fmt
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-egress ./cmd/kubectl-egress
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+unit:
+	$(GO) test ./...
+
+# The end-to-end tests start their own local mesh (etcd, kube-apiserver, controller-manager,
+# istiod, kwok and sidecar stand-ins) on loopback.
+e2e: tools build
+	KUBECTL_EGRESS_TOOLS=$$(hack/tools.sh) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/...
+
+test: lint unit e2e
+
+tools:
+	@hack/tools.sh >/dev/null
+
+mesh: tools build
+	$(GO) run ./e2e/localmesh up --dir $(MESH_DIR) --tools $$(hack/tools.sh) --fleet $(FLEET)
+
+mesh-down:
+	$(GO) run ./e2e/localmesh down --dir $(MESH_DIR)
+
+demo: mesh
+	hack/demo.sh $(MESH_DIR)
+
+demo-down: mesh-down
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+release:
+	hack/release.sh $(VERSION)
