@@ -1,0 +1,341 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
+)
+
+// CallsAnnotation on a pod lists, as JSON, the outbound calls its app makes; the pod's sidecar
+// stand-in replays them through the live Envoy configuration. Tests set it on their own pods.
+const CallsAnnotation = "localmesh.kubectl-egress.dev/calls"
+
+// IstioVersion is what the stand-ins report as their proxy's Istio version.
+const IstioVersion = "1.31.1"
+
+// Scenario is one namespace of the demo mesh: a Deployment whose pods call external hosts, with
+// the Istio configuration that decides what their sidecars do with those calls.
+type Scenario struct {
+	Namespace string
+	App       string
+	Replicas  int
+	// PodAnnotations are added to the pod template (capture exclusions, for instance).
+	PodAnnotations map[string]string
+	Calls          []sidecar.Call
+	// Config is YAML applied in the namespace before the Deployment.
+	Config string
+	// Expect maps "HOST:PORT" to the disposition `kubectl egress inspect` must report.
+	Expect map[string]string
+}
+
+// Scenarios mirror the source documents: one namespace per way the proxy can treat a call.
+func Scenarios(fleet int) []Scenario {
+	s := []Scenario{
+		{
+			Namespace: "demo-passthrough", App: "shop", Replicas: 1,
+			Calls: []sidecar.Call{
+				{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 3},
+				{Host: "edition.cnn.com", IP: "203.0.113.20", Port: 80, Scheme: "http", Path: "/politics", Count: 2},
+				// No listener on 8443: the virtualOutbound catch-all has no TLS inspector, so only the IP is seen.
+				{Host: "api.partner.example", IP: "198.51.100.7", Port: 8443, Scheme: "https", Count: 1},
+			},
+			Expect: map[string]string{"httpbin.org:443": "passthrough", "edition.cnn.com:80": "passthrough", "198.51.100.7:8443": "passthrough"},
+		},
+		{
+			Namespace: "demo-locked", App: "billing", Replicas: 1,
+			Calls: []sidecar.Call{
+				{Host: "google.com", IP: "203.0.113.30", Port: 443, Scheme: "https", Count: 2},
+				{Host: "example.com", IP: "203.0.113.40", Port: 80, Scheme: "http", Path: "/", Count: 2},
+			},
+			Config: `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default}
+spec:
+  egress:
+  - hosts: ["./*", "istio-system/*"]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`,
+			Expect: map[string]string{"google.com:443": "blocked", "example.com:80": "blocked"},
+		},
+		{
+			Namespace: "demo-registered", App: "reports", Replicas: 1,
+			Calls: []sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2}},
+			Config: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin.org]
+  exportTo: ["."]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+`,
+			Expect: map[string]string{"httpbin.org:443": "registered"},
+		},
+		{
+			Namespace: "demo-originated", App: "checkout", Replicas: 1,
+			Calls: []sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.10", Port: 80, Scheme: "http", Path: "/get", Count: 4}},
+			Config: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin.org]
+  exportTo: ["."]
+  location: MESH_EXTERNAL
+  ports:
+  - {number: 80, name: http, protocol: HTTP, targetPort: 443}
+  - {number: 443, name: https, protocol: HTTPS}
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin}
+spec:
+  host: httpbin.org
+  exportTo: ["."]
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 80}
+      tls: {mode: SIMPLE, sni: httpbin.org}
+`,
+			Expect: map[string]string{"httpbin.org:80": "tls-origination"},
+		},
+		{
+			Namespace: "demo-gateway", App: "news", Replicas: 1,
+			Calls: []sidecar.Call{{Host: "edition.cnn.com", IP: "203.0.113.20", Port: 443, Scheme: "https", Count: 2}},
+			Config: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: cnn}
+spec:
+  hosts: [edition.cnn.com]
+  exportTo: [".", istio-system]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: istio-egressgateway}
+spec:
+  selector: {istio: egressgateway}
+  servers:
+  - port: {number: 443, name: tls, protocol: TLS}
+    hosts: [edition.cnn.com]
+    tls: {mode: PASSTHROUGH}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: egressgateway-for-cnn}
+spec:
+  host: istio-egressgateway.istio-system.svc.cluster.local
+  exportTo: ["."]
+  subsets: [{name: cnn}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: direct-cnn-through-egress-gateway}
+spec:
+  hosts: [edition.cnn.com]
+  exportTo: [".", istio-system]
+  gateways: [mesh, istio-egressgateway]
+  tls:
+  - match: [{gateways: [mesh], port: 443, sniHosts: [edition.cnn.com]}]
+    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, subset: cnn, port: {number: 443}}}]
+  - match: [{gateways: [istio-egressgateway], port: 443, sniHosts: [edition.cnn.com]}]
+    route: [{destination: {host: edition.cnn.com, port: {number: 443}}, weight: 100}]
+`,
+			Expect: map[string]string{"edition.cnn.com:443": "egress-gateway"},
+		},
+		{
+			Namespace: "demo-bypass", App: "legacy", Replicas: 1,
+			PodAnnotations: map[string]string{"traffic.sidecar.istio.io/excludeOutboundIPRanges": "192.0.2.0/24"},
+			Calls: []sidecar.Call{
+				{Host: "ledger.internal.example", IP: "192.0.2.15", Port: 443, Scheme: "https", Count: 5},
+				{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 1},
+			},
+			Expect: map[string]string{"192.0.2.0/24": "bypassed", "httpbin.org:443": "passthrough"},
+		},
+	}
+	if fleet > 0 {
+		s = append(s, Scenario{
+			Namespace: "demo-fleet", App: "fleet", Replicas: fleet,
+			Calls: []sidecar.Call{
+				{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2},
+				{Host: "edition.cnn.com", IP: "203.0.113.20", Port: 80, Scheme: "http", Path: "/", Count: 1},
+			},
+		})
+	}
+	return s
+}
+
+// meshConfigManifest is the mesh-wide configuration istiod reads, the egress gateway, and one
+// ServiceEntry exported to every namespace (as real meshes have) so sidecars get a 0.0.0.0_443
+// listener whose TLS inspector can see SNI.
+const meshConfigManifest = `apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: /dev/stdout
+    accessLogEncoding: TEXT
+    outboundTrafficPolicy:
+      mode: ALLOW_ANY
+    defaultConfig:
+      discoveryAddress: istiod.istio-system.svc:15012
+  meshNetworks: 'networks: {}'
+`
+
+const sharedManifest = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: googleapis, namespace: istio-system}
+spec:
+  hosts: [www.googleapis.com]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: istio-egressgateway
+  namespace: istio-system
+  labels: {istio: egressgateway, app: istio-egressgateway}
+spec:
+  selector: {istio: egressgateway, app: istio-egressgateway}
+  ports:
+  - {name: http2, port: 80, targetPort: 8080}
+  - {name: https, port: 443, targetPort: 8443}
+`
+
+// deployment renders a Deployment whose pods carry an istio-proxy container the way Istio's
+// injector renders it.
+func deployment(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call, gateway bool) (string, error) {
+	ann := map[string]string{
+		"sidecar.istio.io/status":                 `{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],"imagePullSecrets":null,"revision":"default"}`,
+		"kubectl.kubernetes.io/default-container": app,
+		"prometheus.io/scrape":                    "true",
+		"prometheus.io/port":                      "15020",
+		"prometheus.io/path":                      "/stats/prometheus",
+	}
+	for k, v := range annotations {
+		ann[k] = v
+	}
+	if len(calls) > 0 {
+		b, err := json.Marshal(calls)
+		if err != nil {
+			return "", err
+		}
+		ann[CallsAnnotation] = string(b)
+	}
+	labels := map[string]string{"app": app, "security.istio.io/tlsMode": "istio", "service.istio.io/canonical-name": app}
+	containers := fmt.Sprintf(`      - name: %s
+        image: curlimages/curl:8.11.0
+        command: [sleep, infinity]
+      - name: istio-proxy
+        image: docker.io/istio/proxyv2:%s
+        args: [proxy, sidecar, --domain, $(POD_NAMESPACE).svc.cluster.local]
+        ports:
+        - {containerPort: 15090, name: http-envoy-prom, protocol: TCP}
+`, app, IstioVersion)
+	initContainers := fmt.Sprintf(`      initContainers:
+      - name: istio-init
+        image: docker.io/istio/proxyv2:%s
+        args: [istio-iptables, -p, "15001", -z, "15006", -u, "1337", -m, REDIRECT]
+`, IstioVersion)
+	if gateway {
+		delete(ann, "sidecar.istio.io/status")
+		delete(ann, "kubectl.kubernetes.io/default-container")
+		labels = map[string]string{"app": app, "istio": "egressgateway"}
+		initContainers = ""
+		containers = fmt.Sprintf(`      - name: istio-proxy
+        image: docker.io/istio/proxyv2:%s
+        args: [proxy, router, --domain, $(POD_NAMESPACE).svc.cluster.local]
+        ports:
+        - {containerPort: 8080, name: http2}
+        - {containerPort: 8443, name: https}
+        - {containerPort: 15090, name: http-envoy-prom}
+`, IstioVersion)
+	}
+	annJSON, _ := json.Marshal(ann)
+	labelJSON, _ := json.Marshal(labels)
+	selJSON, _ := json.Marshal(map[string]string{"app": app})
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s, namespace: %s, labels: {app: %s}}
+spec:
+  replicas: %d
+  selector: {matchLabels: %s}
+  template:
+    metadata:
+      labels: %s
+      annotations: %s
+    spec:
+      nodeName: %s
+      automountServiceAccountToken: false
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+%s      containers:
+%s`, app, ns, app, replicas, selJSON, labelJSON, annJSON, nodeName, initContainers, containers), nil
+}
+
+// applyScenarios creates the shared objects and namespaces, then each scenario's config and workload.
+func (m *Mesh) applyScenarios(ctx context.Context) error {
+	gw, err := deployment("istio-system", "istio-egressgateway", 1, nil, nil, true)
+	if err != nil {
+		return err
+	}
+	docs := []string{sharedManifest, gw}
+	for _, s := range Scenarios(m.opts.Fleet) {
+		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", s.Namespace))
+	}
+	if err := m.applyManifest(ctx, "", strings.Join(docs, "\n---\n")); err != nil {
+		return err
+	}
+	for _, s := range Scenarios(m.opts.Fleet) {
+		d, err := deployment(s.Namespace, s.App, s.Replicas, s.PodAnnotations, s.Calls, false)
+		if err != nil {
+			return err
+		}
+		if err := m.applyManifest(ctx, s.Namespace, s.Config+"\n---\n"+d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expectedPods is how many sidecar pods each namespace must have running before Up returns.
+func (m *Mesh) expectedPods() map[string]int {
+	want := map[string]int{"istio-system": 1}
+	for _, s := range Scenarios(m.opts.Fleet) {
+		want[s.Namespace] += s.Replicas
+	}
+	return want
+}
+
+// applyManifest server-side applies YAML with kubectl (in namespace ns, if set), retrying while
+// namespaces, service accounts or CRDs settle.
+func (m *Mesh) applyManifest(ctx context.Context, ns, yaml string) error {
+	args := []string{"apply", "--server-side", "--force-conflicts", "-f", "-"}
+	if ns != "" {
+		args = append(args, "-n", ns)
+	}
+	var err error
+	for range 30 {
+		if _, err = m.kubectl(ctx, yaml, args...); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return err
+}

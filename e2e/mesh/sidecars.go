@@ -1,0 +1,261 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
+)
+
+var (
+	portForwardGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "portforwards"}
+	logsGVR        = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "logs"}
+)
+
+// Sidecars runs one stand-in per Running pod that has an istio-proxy container, and tells kwok
+// to forward the pod's admin ports to it and to serve its access log as the container's log.
+type Sidecars struct {
+	m       *Mesh
+	mu      sync.Mutex
+	running map[string]*sidecar.Sidecar // by namespace/name
+	synced  map[string]bool
+	sem     chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+func newSidecars(m *Mesh) *Sidecars {
+	return &Sidecars{m: m, running: map[string]*sidecar.Sidecar{}, synced: map[string]bool{}, sem: make(chan struct{}, 32)}
+}
+
+// start watches the fake node's pods.
+func (s *Sidecars) start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(context.Background())
+	factory := informers.NewSharedInformerFactoryWithOptions(s.m.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", nodeName).String()
+	}))
+	inf := factory.Core().V1().Pods().Informer()
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.observe(ctx, obj.(*corev1.Pod)) },
+		UpdateFunc: func(_, obj any) { s.observe(ctx, obj.(*corev1.Pod)) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				s.forget(p.Namespace + "/" + p.Name)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	return nil
+}
+
+func hasProxy(p *corev1.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		if c.Name == "istio-proxy" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Sidecars) observe(ctx context.Context, p *corev1.Pod) {
+	key := p.Namespace + "/" + p.Name
+	if p.DeletionTimestamp != nil {
+		s.forget(key)
+		return
+	}
+	if !hasProxy(p) || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+		return
+	}
+	s.mu.Lock()
+	if _, ok := s.running[key]; ok {
+		s.mu.Unlock()
+		return
+	}
+	s.running[key] = nil // claimed; filled once started
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.sem <- struct{}{}
+		defer func() { <-s.sem }()
+		if err := s.run(ctx, p.DeepCopy()); err != nil {
+			s.m.opts.Log("sidecar stand-in for pod %s: %v", key, err)
+			s.mu.Lock()
+			delete(s.running, key)
+			s.mu.Unlock()
+		}
+	}()
+}
+
+func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
+	key := p.Namespace + "/" + p.Name
+	var calls []sidecar.Call
+	if a := p.Annotations[CallsAnnotation]; a != "" {
+		if err := json.Unmarshal([]byte(a), &calls); err != nil {
+			return fmt.Errorf("bad %s annotation: %w", CallsAnnotation, err)
+		}
+	}
+	var excluded []string
+	if r := p.Annotations["traffic.sidecar.istio.io/excludeOutboundIPRanges"]; r != "" {
+		for _, c := range strings.Split(r, ",") {
+			excluded = append(excluded, strings.TrimSpace(c))
+		}
+	}
+	logPath := filepath.Join(s.m.opts.Dir, "sidecars", p.Namespace+"_"+p.Name+".log")
+	sc, err := sidecar.Start(ctx, sidecar.Config{
+		Namespace: p.Namespace, Name: p.Name, IP: p.Status.PodIP, Labels: p.Labels,
+		Router:  p.Labels["istio"] == "egressgateway",
+		XDSAddr: s.m.XDSAddr, AdminAddr: "127.0.0.1:0", LogPath: logPath,
+		AccessLogEncoding: "TEXT", IstioVersion: IstioVersion,
+		Calls: calls, ExcludedCIDRs: excluded,
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if _, claimed := s.running[key]; !claimed { // deleted meanwhile
+		s.mu.Unlock()
+		return sc.Close()
+	}
+	s.running[key] = sc
+	s.mu.Unlock()
+
+	_, portStr, err := net.SplitHostPort(sc.AdminAddr())
+	if err != nil {
+		return err
+	}
+	port, err := strconv.ParseInt(portStr, 10, 64)
+	if err != nil {
+		return err
+	}
+	pf := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
+		"metadata": map[string]any{"name": p.Name, "namespace": p.Namespace},
+		"spec": map[string]any{"forwards": []any{map[string]any{
+			"ports":  []any{int64(15000), int64(15090)},
+			"target": map[string]any{"address": "127.0.0.1", "port": port},
+		}}},
+	}}
+	logs := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs",
+		"metadata": map[string]any{"name": p.Name, "namespace": p.Namespace},
+		"spec": map[string]any{"logs": []any{map[string]any{
+			"containers": []any{"istio-proxy"}, "logsFile": logPath, "follow": true,
+		}}},
+	}}
+	for _, obj := range []struct {
+		gvr schema.GroupVersionResource
+		u   *unstructured.Unstructured
+	}{{portForwardGVR, pf}, {logsGVR, logs}} {
+		_, err := s.m.Dynamic.Resource(obj.gvr).Namespace(p.Namespace).Apply(ctx, p.Name, obj.u, metav1.ApplyOptions{FieldManager: "localmesh", Force: true})
+		if err != nil {
+			return fmt.Errorf("failed to create kwok %s for pod %s: %w", obj.u.GetKind(), key, err)
+		}
+	}
+	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := sc.WaitSynced(syncCtx); err != nil {
+		return fmt.Errorf("no xDS from istiod: %w", err)
+	}
+	if err := sc.Replay(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.synced[key] = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Sidecars) forget(key string) {
+	s.mu.Lock()
+	sc := s.running[key]
+	delete(s.running, key)
+	delete(s.synced, key)
+	s.mu.Unlock()
+	if sc != nil {
+		_ = sc.Close()
+	}
+}
+
+// Get returns the stand-in of pod namespace/name, or nil.
+func (s *Sidecars) Get(namespace, name string) *sidecar.Sidecar {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running[namespace+"/"+name]
+}
+
+// InNamespace returns the synced stand-ins of a namespace.
+func (s *Sidecars) InNamespace(namespace string) []*sidecar.Sidecar {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*sidecar.Sidecar
+	for k, sc := range s.running {
+		if sc != nil && s.synced[k] && strings.HasPrefix(k, namespace+"/") {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// waitExpected blocks until each namespace has at least want[ns] synced stand-ins.
+func (s *Sidecars) waitExpected(ctx context.Context, want map[string]int) error {
+	for {
+		have := map[string]int{}
+		s.mu.Lock()
+		for k := range s.synced {
+			have[k[:strings.Index(k, "/")]]++
+		}
+		s.mu.Unlock()
+		var missing []string
+		for ns, n := range want {
+			if have[ns] < n {
+				missing = append(missing, fmt.Sprintf("%s %d/%d", ns, have[ns], n))
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sidecar stand-ins not synced: %s: %w", strings.Join(missing, ", "), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Sidecars) stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Lock()
+	all := s.running
+	s.running = map[string]*sidecar.Sidecar{}
+	s.mu.Unlock()
+	for _, sc := range all {
+		if sc != nil {
+			_ = sc.Close()
+		}
+	}
+}
