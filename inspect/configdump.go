@@ -1,0 +1,212 @@
+package inspect
+
+import (
+	"bytes"
+	"fmt"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"sigs.k8s.io/yaml"
+
+	// The typed configs the classifier unpacks; registering them lets protojson keep their content.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+)
+
+// ProxyConfig is the part of a proxy's xDS configuration the classifier reads.
+type ProxyConfig struct {
+	Clusters  []*clusterv3.Cluster
+	Listeners []*listenerv3.Listener
+	Routes    []*routev3.RouteConfiguration
+	Endpoints []*endpointv3.ClusterLoadAssignment
+	// Node is the bootstrap node (metadata ISTIO_VERSION); nil in istiod's debug dumps.
+	Node *corev3.Node
+}
+
+// ParseConfigDump decodes an Envoy /config_dump: a full dump, one filtered by resource=
+// (whose configs are the individual DynamicCluster/DynamicListener/... elements), masked or not,
+// in JSON (snake_case or lowerCamelCase) or YAML. Extension types this binary does not link are
+// tolerated. Empty input gives an empty config.
+func ParseConfigDump(b []byte) (*ProxyConfig, error) {
+	pc := &ProxyConfig{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return pc, nil
+	}
+	if b[0] != '{' {
+		j, err := yaml.YAMLToJSON(b)
+		if err != nil {
+			return nil, fmt.Errorf("config dump is neither JSON nor YAML: %w", err)
+		}
+		b = j
+	}
+	var dump adminv3.ConfigDump
+	if err := jsonOptions.Unmarshal(b, &dump); err != nil {
+		return nil, fmt.Errorf("failed to decode config dump (truncated or not a config_dump?): %w", err)
+	}
+	for _, a := range dump.GetConfigs() {
+		if err := pc.add(a); err != nil {
+			return nil, err
+		}
+	}
+	return pc, nil
+}
+
+// Merge appends other's resources to c, skipping clusters, listeners and routes c already has by name,
+// so a full dump and a separately fetched listener dump can be combined.
+func (c *ProxyConfig) Merge(other *ProxyConfig) {
+	if other == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, x := range c.Clusters {
+		seen["c/"+x.GetName()] = true
+	}
+	for _, x := range c.Listeners {
+		seen["l/"+x.GetName()] = true
+	}
+	for _, x := range c.Routes {
+		seen["r/"+x.GetName()] = true
+	}
+	for _, x := range c.Endpoints {
+		seen["e/"+x.GetClusterName()] = true
+	}
+	for _, x := range other.Clusters {
+		if !seen["c/"+x.GetName()] {
+			c.Clusters = append(c.Clusters, x)
+		}
+	}
+	for _, x := range other.Listeners {
+		if !seen["l/"+x.GetName()] {
+			c.Listeners = append(c.Listeners, x)
+		}
+	}
+	for _, x := range other.Routes {
+		if !seen["r/"+x.GetName()] {
+			c.Routes = append(c.Routes, x)
+		}
+	}
+	for _, x := range other.Endpoints {
+		if !seen["e/"+x.GetClusterName()] {
+			c.Endpoints = append(c.Endpoints, x)
+		}
+	}
+	if c.Node == nil {
+		c.Node = other.Node
+	}
+}
+
+// Empty reports whether the config holds nothing the classifier can use.
+func (c *ProxyConfig) Empty() bool {
+	return c == nil || len(c.Clusters)+len(c.Listeners)+len(c.Routes)+len(c.Endpoints) == 0 && c.Node == nil
+}
+
+func (c *ProxyConfig) add(a *anypb.Any) error {
+	m, err := a.UnmarshalNew()
+	if err != nil {
+		// A config section of a type this binary does not know (ECDS, secrets, scoped routes…).
+		return nil
+	}
+	switch v := m.(type) {
+	case *adminv3.BootstrapConfigDump:
+		c.Node = v.GetBootstrap().GetNode()
+	case *adminv3.ClustersConfigDump:
+		for _, s := range v.GetStaticClusters() {
+			c.addCluster(s.GetCluster())
+		}
+		for _, d := range v.GetDynamicActiveClusters() {
+			c.addCluster(d.GetCluster())
+		}
+	case *adminv3.ClustersConfigDump_DynamicCluster:
+		c.addCluster(v.GetCluster())
+	case *adminv3.ClustersConfigDump_StaticCluster:
+		c.addCluster(v.GetCluster())
+	case *adminv3.ListenersConfigDump:
+		for _, s := range v.GetStaticListeners() {
+			c.addListener(s.GetListener())
+		}
+		for _, d := range v.GetDynamicListeners() {
+			c.addDynamicListener(d)
+		}
+	case *adminv3.ListenersConfigDump_DynamicListener:
+		c.addDynamicListener(v)
+	case *adminv3.ListenersConfigDump_StaticListener:
+		c.addListener(v.GetListener())
+	case *adminv3.RoutesConfigDump:
+		for _, s := range v.GetStaticRouteConfigs() {
+			c.addRoute(s.GetRouteConfig())
+		}
+		for _, d := range v.GetDynamicRouteConfigs() {
+			c.addRoute(d.GetRouteConfig())
+		}
+	case *adminv3.RoutesConfigDump_DynamicRouteConfig:
+		c.addRoute(v.GetRouteConfig())
+	case *adminv3.RoutesConfigDump_StaticRouteConfig:
+		c.addRoute(v.GetRouteConfig())
+	case *adminv3.EndpointsConfigDump:
+		for _, s := range v.GetStaticEndpointConfigs() {
+			c.addEndpoints(s.GetEndpointConfig())
+		}
+		for _, d := range v.GetDynamicEndpointConfigs() {
+			c.addEndpoints(d.GetEndpointConfig())
+		}
+	case *adminv3.EndpointsConfigDump_DynamicEndpointConfig:
+		c.addEndpoints(v.GetEndpointConfig())
+	case *adminv3.EndpointsConfigDump_StaticEndpointConfig:
+		c.addEndpoints(v.GetEndpointConfig())
+	}
+	return nil
+}
+
+func (c *ProxyConfig) addCluster(a *anypb.Any) {
+	if cl := unpack(a, &clusterv3.Cluster{}); cl != nil {
+		c.Clusters = append(c.Clusters, cl)
+	}
+}
+
+func (c *ProxyConfig) addDynamicListener(d *adminv3.ListenersConfigDump_DynamicListener) {
+	switch {
+	case d.GetActiveState() != nil:
+		c.addListener(d.GetActiveState().GetListener())
+	case d.GetWarmingState() != nil:
+		c.addListener(d.GetWarmingState().GetListener())
+	}
+}
+
+func (c *ProxyConfig) addListener(a *anypb.Any) {
+	if l := unpack(a, &listenerv3.Listener{}); l != nil {
+		c.Listeners = append(c.Listeners, l)
+	}
+}
+
+func (c *ProxyConfig) addRoute(a *anypb.Any) {
+	if r := unpack(a, &routev3.RouteConfiguration{}); r != nil {
+		c.Routes = append(c.Routes, r)
+	}
+}
+
+func (c *ProxyConfig) addEndpoints(a *anypb.Any) {
+	if e := unpack(a, &endpointv3.ClusterLoadAssignment{}); e != nil {
+		c.Endpoints = append(c.Endpoints, e)
+	}
+}
+
+// unpack decodes a into m, or returns nil when a is absent or of another type.
+func unpack[M proto.Message](a *anypb.Any, m M) M {
+	var zero M
+	if a == nil || !a.MessageIs(m) {
+		return zero
+	}
+	if err := a.UnmarshalTo(m); err != nil {
+		return zero
+	}
+	return m
+}

@@ -1,0 +1,46 @@
+package inspect
+
+// Admin paths the fetch side requests from a sidecar (relative to the admin address,
+// 127.0.0.1:15000 by default). Each uses Envoy's own filters so only what the classifier
+// reads crosses the port-forward.
+const (
+	// ClustersConfigPath lists the dynamic clusters, each trimmed by Envoy's field mask
+	// (applied per DynamicCluster) to the fields the classifier reads: the name, the
+	// discovery type, the TLS transport sockets (origination vs. Istio mTLS), the istio
+	// metadata (external, services, subset, DestinationRule), the inline load assignment
+	// (a ServiceEntry's targetPort shows there) and the protocol options (auto_sni).
+	ClustersConfigPath = "config_dump?resource=dynamic_active_clusters&mask=" +
+		"cluster.name,cluster.type,cluster.transport_socket,cluster.transport_socket_matches," +
+		"cluster.metadata,cluster.load_assignment,cluster.typed_extension_protocol_options"
+
+	// ListenersConfigPath lists the outbound listeners that decide what leaves the pod:
+	// virtualOutbound (its catch-all chain is the effective outbound mode) and the
+	// 0.0.0.0_PORT listeners (SNI chains to egress gateways, access_log settings).
+	ListenersConfigPath = "config_dump?resource=dynamic_listeners&name_regex=%5E%28virtualOutbound%7C0%5C.0%5C.0%5C.0_%5B0-9%5D%2B%29%24"
+
+	// RoutesConfigPath lists the route configurations (virtual hosts name external HTTP
+	// hosts and the egress gateway they are sent to; allow_any / block_all).
+	RoutesConfigPath = "config_dump?resource=dynamic_route_configs"
+
+	// FullConfigDumpPath is the whole dump with EDS endpoints, for --file captures and debugging.
+	FullConfigDumpPath = "config_dump?include_eds"
+
+	// ClusterStatusPath lists every cluster's hosts; PassthroughCluster's hosts are the
+	// original destinations (IP:port) recently used.
+	ClusterStatusPath = "clusters?format=json"
+
+	// StatsPath is the Prometheus exposition of only the stats that reveal egress.
+	StatsPath = "stats/prometheus?filter=istio_requests_total%7Cistio_tcp_%28connections_opened%7Cconnections_closed%7Csent_bytes%7Creceived_bytes%29_total%7C%5Ecluster%5C.%28PassthroughCluster%7CBlackHoleCluster%7Coutbound%5C%7C%5B%5E%3B%5D%2A%29%3B%3F%5C.upstream_%28cx_total%7Crq_total%7Ccx_tx_bytes_total%7Ccx_rx_bytes_total%29%24"
+
+	// ServerInfoPath gives the Envoy version and the node metadata (ISTIO_VERSION).
+	ServerInfoPath = "server_info"
+)
+
+// ListenersRegex selects virtualOutbound and the wildcard outbound listeners by name.
+const ListenersRegex = `^(virtualOutbound|0\.0\.0\.0_[0-9]+)$`
+
+// StatsRegex is matched (RE2, partial match) by Envoy against its own stat names, not the
+// Prometheus names: Istio's standard metrics are `istiocustom.istio_requests_total.…` and
+// per-cluster stats are `cluster.NAME.upstream_…` or, since Istio 1.23, `cluster.NAME;.upstream_…`.
+const StatsRegex = `istio_requests_total|istio_tcp_(connections_opened|connections_closed|sent_bytes|received_bytes)_total|` +
+	`^cluster\.(PassthroughCluster|BlackHoleCluster|outbound\|[^;]*);?\.upstream_(cx_total|rq_total|cx_tx_bytes_total|cx_rx_bytes_total)$`

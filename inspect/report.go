@@ -1,0 +1,222 @@
+package inspect
+
+import "time"
+
+// The report is the contract of `kubectl egress inspect -o json|yaml` and of the fix planners:
+// field names and meanings are stable; new fields may be added. docs: testdata/report.schema.json.
+
+// ReportKind and ReportAPIVersion identify the JSON/YAML document.
+const (
+	ReportKind       = "EgressReport"
+	ReportAPIVersion = "kubectl-egress.io/v1alpha1"
+)
+
+// Report is the egress report for one or more pods.
+type Report struct {
+	Kind       string `json:"kind"`
+	APIVersion string `json:"apiVersion"`
+	// GeneratedAt is when the sources were read.
+	GeneratedAt time.Time `json:"generatedAt"`
+	// Destinations are the external destinations, one per host, port and disposition, sorted by host then port.
+	Destinations []Destination `json:"destinations"`
+	// Clusters are every cluster in the proxies' configuration, sorted by name.
+	Clusters []Cluster `json:"clusters"`
+	// Endpoints are every cluster host, from /clusters (or the config dump when /clusters was not read).
+	Endpoints []Endpoint `json:"endpoints"`
+	// Pods are the facts of each inspected pod, sorted by namespace/name.
+	Pods []PodFacts `json:"pods"`
+}
+
+// PodReport is the report of one pod, before Aggregate joins pods.
+type PodReport struct {
+	// Pod is the inspected pod as the fetch side described it.
+	Pod          Pod           `json:"-"`
+	Facts        PodFacts      `json:"facts"`
+	Destinations []Destination `json:"destinations"`
+	Clusters     []Cluster     `json:"clusters"`
+	Endpoints    []Endpoint    `json:"endpoints"`
+	// Errors are fetch and parse errors; Aggregate copies them into the pod's facts.
+	Errors      []string  `json:"errors,omitempty"`
+	GeneratedAt time.Time `json:"generatedAt"`
+}
+
+// Disposition is how the proxy handles traffic to a destination.
+type Disposition string
+
+// Dispositions, from the least to the most controlled.
+const (
+	// DispositionBypassed: excluded from the sidecar by a pod annotation; no signal can see it.
+	DispositionBypassed Disposition = "bypassed"
+	// DispositionPassthrough: unregistered, sent through PassthroughCluster (ALLOW_ANY).
+	DispositionPassthrough Disposition = "passthrough"
+	// DispositionBlocked: unregistered, dropped by BlackHoleCluster (REGISTRY_ONLY).
+	DispositionBlocked Disposition = "blocked"
+	// DispositionRegistered: own cluster (a ServiceEntry), no TLS by the sidecar: the app does TLS, L4 only.
+	DispositionRegistered Disposition = "registered"
+	// DispositionTLSOrigination: own cluster with an upstream TLS transport socket: the sidecar sees L7.
+	DispositionTLSOrigination Disposition = "tls-origination"
+	// DispositionEgressGateway: routed to an egress gateway service.
+	DispositionEgressGateway Disposition = "egress-gateway"
+)
+
+// Signal names a source of evidence.
+type Signal string
+
+// Signals, in the order the report lists them.
+const (
+	SignalConfig     Signal = "config"     // the proxy's clusters, listeners and routes
+	SignalAccessLog  Signal = "accesslog"  // istio-proxy access-log lines
+	SignalMetrics    Signal = "metrics"    // Istio standard metrics or Envoy cluster stats
+	SignalClusters   Signal = "clusters"   // /clusters hosts (PassthroughCluster's original destinations)
+	SignalAnnotation Signal = "annotation" // pod traffic annotations
+)
+
+var signalOrder = map[Signal]int{SignalConfig: 0, SignalAccessLog: 1, SignalMetrics: 2, SignalClusters: 3, SignalAnnotation: 4}
+
+// Fix is the recommended remedy, one per `kubectl egress` fix command.
+type Fix string
+
+// Fixes.
+const (
+	FixNone           Fix = "none"
+	FixRegister       Fix = "register"
+	FixTLSOrigination Fix = "tls-origination"
+	FixEgressGateway  Fix = "egress-gateway"
+)
+
+// Destination is one external destination of the inspected pods.
+type Destination struct {
+	// Host is the TLS SNI, the HTTP Host/:authority (without port), the original destination IP,
+	// a ServiceEntry host, a CIDR (bypassed by IP range), "*" (bypassed by port, or everything
+	// outside includeOutboundIPRanges), or "unknown" (passthrough traffic no signal could name).
+	Host string `json:"host"`
+	// Port is the destination port; 0 when no signal told it (Istio metrics carry no port).
+	Port uint32 `json:"port"`
+	// Protocol is HTTP, TLS, TCP, or "" when unknown.
+	Protocol    string      `json:"protocol"`
+	Disposition Disposition `json:"disposition"`
+	// Cluster is the Envoy cluster the traffic uses (PassthroughCluster, outbound|443||HOST, …).
+	Cluster string `json:"cluster,omitempty"`
+	// Gateway is the egress gateway service, for the egress-gateway disposition.
+	Gateway string `json:"gateway,omitempty"`
+	// Addresses are the IP:port original destinations seen for this host.
+	Addresses []string `json:"addresses,omitempty"`
+	// Pods are the pods (namespace/name) whose proxies saw it.
+	Pods []string `json:"pods"`
+	// Signals are the kinds of evidence that saw it.
+	Signals []Signal `json:"signals"`
+	Counts  Counts   `json:"counts"`
+	// ResponseCodes counts HTTP responses by code ("200", "502"), from access logs and metrics.
+	ResponseCodes map[string]int64 `json:"responseCodes,omitempty"`
+	// ResponseFlags counts Envoy response flags (UH, NR, UF…).
+	ResponseFlags map[string]int64 `json:"responseFlags,omitempty"`
+	// LastSeen is the newest access-log start time for it.
+	LastSeen *time.Time `json:"lastSeen,omitempty"`
+	// Problems are misconfigurations found for it.
+	Problems []string `json:"problems,omitempty"`
+	// Bypass is the pod annotation that takes this traffic around the sidecar.
+	Bypass         *Bypass        `json:"bypass,omitempty"`
+	Recommendation Recommendation `json:"recommendation"`
+}
+
+// Counts are traffic counters from the workload's point of view. Signals watch the same traffic,
+// so within one pod each counter is the largest any one signal reported; across pods they add up.
+type Counts struct {
+	Connections   int64 `json:"connections"`
+	Requests      int64 `json:"requests"`
+	BytesSent     int64 `json:"bytesSent"`
+	BytesReceived int64 `json:"bytesReceived"`
+}
+
+// Recommendation is the fix to apply to a destination and why.
+type Recommendation struct {
+	Fix    Fix    `json:"fix"`
+	Reason string `json:"reason"`
+}
+
+// Bypass is a capture exclusion from a pod annotation.
+type Bypass struct {
+	Annotation string `json:"annotation"`
+	Value      string `json:"value"`
+}
+
+// Cluster is one cluster of a proxy's configuration, in istioctl proxy-config cluster terms.
+type Cluster struct {
+	Name string `json:"name"`
+	// Type is the discovery type: EDS, STRICT_DNS, LOGICAL_DNS, STATIC, ORIGINAL_DST; "" when only
+	// endpoints were dumped.
+	Type string `json:"type"`
+	// Direction is outbound, inbound, or "" for special clusters.
+	Direction string `json:"direction"`
+	Port      uint32 `json:"port"`
+	Subset    string `json:"subset"`
+	// Host is the service FQDN (what follows the last "|").
+	Host string `json:"host"`
+	// External is true for ServiceEntry (MESH_EXTERNAL) hosts and non-cluster-local hosts.
+	External bool `json:"external"`
+	// TLS is the upstream TLS the sidecar does: "" none, SIMPLE or MUTUAL (origination),
+	// ISTIO_MUTUAL, or AUTO_ISTIO_MUTUAL (mTLS only to endpoints labelled tlsMode=istio).
+	TLS string `json:"tls"`
+	// SNI is the SNI the sidecar sends: the configured value, "auto" (from the Host header), or "".
+	SNI string `json:"sni,omitempty"`
+	// EndpointPorts are the ports of the cluster's inline endpoints (a ServiceEntry targetPort shows here).
+	EndpointPorts []uint32 `json:"endpointPorts,omitempty"`
+	// DestinationRule is namespace/name of the DestinationRule that applies, from the cluster metadata.
+	DestinationRule string   `json:"destinationRule,omitempty"`
+	Pods            []string `json:"pods"`
+}
+
+// Endpoint is one host of one cluster.
+type Endpoint struct {
+	Cluster string `json:"cluster"`
+	Address string `json:"address"`
+	// Health is HEALTHY, UNHEALTHY, DRAINING, TIMEOUT, DEGRADED or UNKNOWN.
+	Health string `json:"health"`
+	// Source is "clusters" (the live /clusters hosts) or "config" (the dumped load assignment).
+	Source string   `json:"source"`
+	Pods   []string `json:"pods"`
+}
+
+// Outbound modes, as meshConfig.outboundTrafficPolicy spells them.
+const (
+	ModeAllowAny           = "ALLOW_ANY"
+	ModeRegistryOnly       = "REGISTRY_ONLY"
+	ModeAllowAnyDynamicDNS = "ALLOW_ANY_DYNAMIC_DNS"
+)
+
+// Access-logging states.
+const (
+	AccessLoggingOn      = "on"
+	AccessLoggingOff     = "off"
+	AccessLoggingUnknown = "unknown"
+)
+
+// PodFacts are what the report knows about one pod's proxy.
+type PodFacts struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Workload  string `json:"workload,omitempty"`
+	// IstioVersion is the node metadata ISTIO_VERSION, from server_info or the bootstrap.
+	IstioVersion string `json:"istioVersion,omitempty"`
+	EnvoyVersion string `json:"envoyVersion,omitempty"`
+	// OutboundMode is the effective mode from the proxy's own virtualOutbound listener
+	// (ALLOW_ANY, REGISTRY_ONLY, ALLOW_ANY_DYNAMIC_DNS), or "" when listeners were not read.
+	OutboundMode string `json:"outboundMode"`
+	// OutboundModeSource says what OutboundMode was read from.
+	OutboundModeSource string `json:"outboundModeSource,omitempty"`
+	// AccessLogging is on, off or unknown.
+	AccessLogging       string `json:"accessLogging"`
+	AccessLoggingReason string `json:"accessLoggingReason,omitempty"`
+	// EnableAccessLogging is a Telemetry resource (YAML) that turns access logging on for the
+	// pod's namespace; set when AccessLogging is off.
+	EnableAccessLogging string          `json:"enableAccessLogging,omitempty"`
+	AccessLog           AccessLogCounts `json:"accessLog"`
+	// CaptureExclusions are the pod's traffic.sidecar.istio.io annotations.
+	CaptureExclusions []Bypass `json:"captureExclusions,omitempty"`
+	// ClusterStats are Envoy's PassthroughCluster/BlackHoleCluster counters when the proxy exposes them.
+	ClusterStats map[string]Counts `json:"clusterStats,omitempty"`
+	Errors       []string          `json:"errors,omitempty"`
+}
+
+// Key is the pod's namespace/name.
+func (f PodFacts) Key() string { return Pod{Namespace: f.Namespace, Name: f.Name}.Key() }

@@ -1,0 +1,58 @@
+package inspect
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+)
+
+// ServerInfo is what the report takes from /server_info.
+type ServerInfo struct {
+	// EnvoyVersion is the release, e.g. "1.36.2".
+	EnvoyVersion string
+	// IstioVersion is the node metadata ISTIO_VERSION, e.g. "1.28.0".
+	IstioVersion string
+	// State is LIVE, DRAINING, PRE_INITIALIZING or INITIALIZING.
+	State string
+}
+
+// ParseServerInfo parses /server_info JSON.
+func ParseServerInfo(b []byte) (ServerInfo, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return ServerInfo{}, nil
+	}
+	var si adminv3.ServerInfo
+	if err := jsonOptions.Unmarshal(b, &si); err != nil {
+		return ServerInfo{}, fmt.Errorf("failed to decode server_info: %w", err)
+	}
+	info := ServerInfo{EnvoyVersion: envoyRelease(si.GetVersion()), State: si.GetState().String()}
+	if info.EnvoyVersion == "" {
+		info.EnvoyVersion = nodeEnvoyVersion(si.GetNode())
+	}
+	info.IstioVersion = nodeIstioVersion(si.GetNode())
+	return info, nil
+}
+
+// envoyRelease takes "SHA/1.36.2/Clean/RELEASE/BoringSSL" to "1.36.2".
+func envoyRelease(v string) string {
+	parts := strings.Split(v, "/")
+	if len(parts) >= 2 {
+		return parts[1]
+	}
+	return ""
+}
+
+func nodeEnvoyVersion(n *corev3.Node) string {
+	if bv := n.GetUserAgentBuildVersion(); bv != nil && bv.GetVersion() != nil {
+		v := bv.GetVersion()
+		return fmt.Sprintf("%d.%d.%d", v.GetMajorNumber(), v.GetMinorNumber(), v.GetPatch())
+	}
+	return ""
+}
+
+func nodeIstioVersion(n *corev3.Node) string {
+	return n.GetMetadata().GetFields()["ISTIO_VERSION"].GetStringValue()
+}

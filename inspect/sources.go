@@ -1,0 +1,180 @@
+package inspect
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+)
+
+// Pod identifies the pod whose sidecar produced the sources, with what the report needs from its spec.
+type Pod struct {
+	Namespace string
+	Name      string
+	// Workload is the owning workload, e.g. "deploy/web", or "" when unknown.
+	Workload    string
+	Annotations map[string]string
+	Labels      map[string]string
+}
+
+// Key is the pod's "namespace/name", the form the report uses to list pods.
+func (p Pod) Key() string {
+	if p.Namespace == "" {
+		return p.Name
+	}
+	return p.Namespace + "/" + p.Name
+}
+
+// Sources are one sidecar's raw admin outputs; any may be empty (not fetched, or failed).
+type Sources struct {
+	Pod Pod
+	// ConfigDump is a /config_dump: a full dump, or one filtered by resource= (masked or not),
+	// as JSON (snake_case or lowerCamelCase) or YAML.
+	ConfigDump []byte
+	// Listeners is a config_dump filtered to listeners (ListenersPath); it may instead be inside ConfigDump.
+	Listeners []byte
+	// Routes is a config_dump filtered to route configurations (RoutesPath); optional.
+	Routes []byte
+	// Clusters is /clusters?format=json (snake_case or old camelCase).
+	Clusters []byte
+	// Stats is /stats/prometheus text, or raw /stats text.
+	Stats []byte
+	// ServerInfo is /server_info JSON.
+	ServerInfo []byte
+	// AccessLog streams the istio-proxy container log; it is read line by line, never whole.
+	AccessLog io.Reader
+	// Errors are fetch errors for this pod, carried into the report.
+	Errors []error
+}
+
+// Kind is what a saved admin output is, recognised by content for --file.
+type Kind int
+
+// The kinds of saved outputs DetectKind recognises.
+const (
+	KindUnknown Kind = iota
+	KindConfigDump
+	KindClusters
+	KindPrometheusStats
+	KindRawStats
+	KindAccessLog
+	KindServerInfo
+)
+
+var kindNames = map[Kind]string{
+	KindUnknown:         "unknown",
+	KindConfigDump:      "config_dump",
+	KindClusters:        "clusters",
+	KindPrometheusStats: "stats/prometheus",
+	KindRawStats:        "stats",
+	KindAccessLog:       "access log",
+	KindServerInfo:      "server_info",
+}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// DetectKind recognises a saved admin output by its content: a config dump (JSON or YAML),
+// /clusters?format=json, /stats/prometheus, raw /stats, an access log (text or JSON lines)
+// or /server_info. Leading "# " comment lines (not "# HELP"/"# TYPE") are ignored.
+func DetectKind(b []byte) Kind {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return KindUnknown
+	}
+	if b[0] == '{' {
+		return detectJSONKind(b)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
+	for i := 0; sc.Scan() && i < 50; i++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		switch {
+		case len(line) == 0:
+			continue
+		case bytes.HasPrefix(line, []byte("# HELP ")), bytes.HasPrefix(line, []byte("# TYPE ")):
+			return KindPrometheusStats
+		case line[0] == '#':
+			continue
+		case bytes.HasPrefix(line, []byte("configs:")):
+			return KindConfigDump
+		case line[0] == '{':
+			if detectJSONKind(line) == KindAccessLog {
+				return KindAccessLog
+			}
+			continue
+		}
+		if _, ok := ParseAccessLogLine(line); ok {
+			return KindAccessLog
+		}
+		if isPromSample(line) {
+			return KindPrometheusStats
+		}
+		if isRawStat(line) {
+			return KindRawStats
+		}
+	}
+	return KindUnknown
+}
+
+// detectJSONKind reads only the top-level keys, so a truncated head of a large file still tells its kind.
+func detectJSONKind(b []byte) Kind {
+	top := map[string]bool{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return KindUnknown
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		key, _ := tok.(string)
+		top[key] = true
+		if key == "configs" {
+			break
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			break
+		}
+	}
+	has := func(keys ...string) bool {
+		for _, k := range keys {
+			if top[k] {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("configs"):
+		return KindConfigDump
+	case has("cluster_statuses", "clusterStatuses"):
+		return KindClusters
+	case has("command_line_options", "commandLineOptions", "hot_restart_version", "hotRestartVersion"):
+		return KindServerInfo
+	case has("start_time") && has("upstream_cluster", "response_code", "bytes_sent", "authority"):
+		return KindAccessLog
+	}
+	return KindUnknown
+}
+
+// isPromSample reports whether a line looks like `name{labels} value` or `name value`.
+func isPromSample(line []byte) bool {
+	i := bytes.IndexAny(line, "{ ")
+	if i <= 0 {
+		return false
+	}
+	for _, c := range line[:i] {
+		if !(c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isRawStat reports whether a line looks like Envoy's `dotted.stat.name: value`.
+func isRawStat(line []byte) bool {
+	i := bytes.Index(line, []byte(": "))
+	return i > 0 && bytes.IndexByte(line[:i], '.') > 0 && bytes.IndexByte(line[:i], ' ') < 0
+}
