@@ -1,0 +1,86 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// AdminClient reads one path from an Envoy admin API.
+type AdminClient interface {
+	Get(ctx context.Context, path string) ([]byte, error)
+}
+
+// Caps bound every read from a proxy, so one misbehaving sidecar cannot stall or exhaust a run.
+type Caps struct {
+	MaxBytes int64         // per admin response
+	Timeout  time.Duration // per admin request
+}
+
+// DefaultCaps fit a sidecar with a few thousand external hosts (a 1,000-host dump is ~3 MB).
+var DefaultCaps = Caps{MaxBytes: 64 << 20, Timeout: 30 * time.Second}
+
+// ErrCapExceeded marks a response larger than Caps.MaxBytes.
+var ErrCapExceeded = errors.New("size cap exceeded")
+
+// HTTPAdmin is an admin API reached over HTTP: through a port-forward, or --admin-url.
+type HTTPAdmin struct {
+	Base   string // http://127.0.0.1:PORT
+	Caps   Caps
+	Client *http.Client
+}
+
+// Get fetches base+path, enforcing the caps.
+func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.Caps.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(a.Base, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	client := a.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("GET %s: no answer within the %s time cap (--request-timeout)", path, a.Caps.Timeout)
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("GET %s: admin port refused the connection: %w", path, err)
+		}
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, a.Caps.MaxBytes+1))
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("GET %s: response not complete within the %s time cap", path, a.Caps.Timeout)
+		}
+		return nil, fmt.Errorf("GET %s: truncated response: %w", path, err)
+	}
+	if int64(len(body)) > a.Caps.MaxBytes {
+		return nil, fmt.Errorf("GET %s: response larger than %d bytes: %w (raise --max-bytes)", path, a.Caps.MaxBytes, ErrCapExceeded)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: admin API answered %s: %s", path, resp.Status, firstLine(body))
+	}
+	return body, nil
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

@@ -1,0 +1,159 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/kubernetes"
+)
+
+// DefaultAdminPort is Envoy's admin port in an Istio sidecar (proxyAdminPort).
+const DefaultAdminPort = 15000
+
+// adminReads are the admin outputs a report needs, each filtered by Envoy itself.
+var adminReads = []struct {
+	path string
+	into func(*Sources) *[]byte
+}{
+	{ClustersConfigPath, func(s *Sources) *[]byte { return &s.ConfigDump }},
+	{ListenersConfigPath, func(s *Sources) *[]byte { return &s.Listeners }},
+	{RoutesConfigPath, func(s *Sources) *[]byte { return &s.Routes }},
+	{ClusterStatusPath, func(s *Sources) *[]byte { return &s.Clusters }},
+	{StatsPath, func(s *Sources) *[]byte { return &s.Stats }},
+	{ServerInfoPath, func(s *Sources) *[]byte { return &s.ServerInfo }},
+}
+
+// ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
+// what it was for, and the other reads go on: a partial report beats none.
+func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
+	for _, r := range adminReads {
+		b, err := admin.Get(ctx, "/"+r.path)
+		if err != nil {
+			src.Errors = append(src.Errors, err)
+			if isRefused(err) {
+				return // the rest would fail the same way
+			}
+			continue
+		}
+		*r.into(src) = b
+	}
+}
+
+func isRefused(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "refused") || strings.Contains(s, "connection reset") || strings.Contains(s, "EOF")
+}
+
+// Fetcher reads a live pod's sidecar: its admin API through a port-forward and its access log
+// from the istio-proxy container's log.
+type Fetcher struct {
+	Forwarder Forwarder
+	Client    kubernetes.Interface
+	AdminPort int
+	Caps      Caps
+	// Since bounds the access log read (kubectl logs --since).
+	Since time.Duration
+}
+
+// Fetch returns the pod's sources; close releases the access-log stream once it has been read.
+// Errors are in Sources.Errors, each one line naming the pod and what to do.
+func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, closeFn func()) {
+	src = Sources{Pod: PodOf(pod)}
+	closeFn = func() {}
+	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	if err != nil {
+		src.Errors = append(src.Errors, err)
+		return src, closeFn
+	}
+	admin := &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: false}}}
+	var raw Sources
+	ReadAdmin(ctx, admin, &raw)
+	stop()
+	src.ConfigDump, src.Listeners, src.Routes = raw.ConfigDump, raw.Listeners, raw.Routes
+	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
+	for _, e := range raw.Errors {
+		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))
+	}
+	logs, err := f.openLog(ctx, pod)
+	if err != nil {
+		src.Errors = append(src.Errors, err)
+		return src, closeFn
+	}
+	src.AccessLog = logs
+	return src, func() { logs.Close() }
+}
+
+func adminError(pod *corev1.Pod, port int, err error) error {
+	if isRefused(err) {
+		return fmt.Errorf("pod %s/%s: the Envoy admin port %d did not answer (%v): is the sidecar up? if proxyAdminPort was changed, pass --admin-port", pod.Namespace, pod.Name, port, err)
+	}
+	return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+}
+
+// openLog streams the istio-proxy container's log, where Istio writes access logs.
+func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, error) {
+	opts := &corev1.PodLogOptions{Container: ProxyContainer}
+	if f.Since > 0 {
+		s := int64(f.Since.Seconds())
+		opts.SinceSeconds = &s
+	}
+	rc, err := f.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("reading the istio-proxy log of pod %s/%s is forbidden: ask for RBAC verb \"get\" on \"pods/log\" in namespace %s", pod.Namespace, pod.Name, pod.Namespace)
+		}
+		return nil, fmt.Errorf("failed to read the istio-proxy log of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return rc, nil
+}
+
+// Progress is told each time a pod is done; done counts up to total.
+type Progress func(done, total int)
+
+// InspectPods fetches and inspects pods concurrently (at most concurrency at once). A pod that
+// fails is still in the result, with its errors: one failing pod never hides the others.
+func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency int, now time.Time, progress Progress) []PodReport {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	reports := make([]PodReport, len(pods))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i := range pods {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			src, closeFn := f.Fetch(ctx, &pods[i])
+			rep, err := Inspect(src, now)
+			closeFn()
+			if err != nil {
+				rep.Pod = src.Pod
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+			reports[i] = rep
+			if progress != nil {
+				mu.Lock()
+				done++
+				progress(done, len(pods))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return reports
+}
+
+// ErrNoSources is returned when --file was given nothing usable.
+var ErrNoSources = errors.New("no admin output or access log recognised")

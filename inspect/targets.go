@@ -1,0 +1,197 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// ProxyContainer is the name Istio gives the sidecar container.
+const ProxyContainer = "istio-proxy"
+
+// TargetQuery is what the user asked to inspect, in kubectl's terms.
+type TargetQuery struct {
+	Args          []string // POD, TYPE/NAME, or TYPE NAME...
+	Namespace     string
+	AllNamespaces bool
+	Selector      string
+}
+
+// Skipped is a pod that matched the query but cannot be inspected, with the reason.
+type Skipped struct {
+	Pod    Pod    `json:"pod"`
+	Reason string `json:"reason"`
+}
+
+// Targets are the pods to inspect, and the ones that matched but were skipped.
+type Targets struct {
+	Pods    []corev1.Pod
+	Skipped []Skipped
+}
+
+// ResolveTargets turns the query into pods with a running sidecar. Workloads (deploy, sts, ds,
+// rs, job) expand to their pods through their selector; with no args it lists pods.
+func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGetter, client kubernetes.Interface, q TargetQuery) (Targets, error) {
+	args := q.Args
+	if len(args) == 0 {
+		args = []string{"pods"}
+	}
+	r := resource.NewBuilder(getter).
+		WithScheme(scheme.Scheme, scheme.Scheme.PrioritizedVersionsAllGroups()...).
+		NamespaceParam(q.Namespace).DefaultNamespace().AllNamespaces(q.AllNamespaces).
+		LabelSelectorParam(q.Selector).
+		ResourceTypeOrNameArgs(true, args...).
+		ContinueOnError().Latest().Flatten().
+		Do()
+	if err := r.Err(); err != nil {
+		return Targets{}, err
+	}
+	infos, err := r.Infos()
+	if err != nil {
+		return Targets{}, err
+	}
+	seen := map[string]bool{}
+	var pods []corev1.Pod
+	for _, info := range infos {
+		found, err := podsOf(ctx, client, info.Object)
+		if err != nil {
+			return Targets{}, fmt.Errorf("failed to list the pods of %s %s/%s: %w", info.Mapping.Resource.Resource, info.Namespace, info.Name, err)
+		}
+		for _, p := range found {
+			if k := p.Namespace + "/" + p.Name; !seen[k] {
+				seen[k] = true
+				pods = append(pods, p)
+			}
+		}
+	}
+	sort.Slice(pods, func(i, j int) bool {
+		if pods[i].Namespace != pods[j].Namespace {
+			return pods[i].Namespace < pods[j].Namespace
+		}
+		return pods[i].Name < pods[j].Name
+	})
+	var t Targets
+	for _, p := range pods {
+		if reason := skipReason(&p); reason != "" {
+			t.Skipped = append(t.Skipped, Skipped{Pod: PodOf(&p), Reason: reason})
+			continue
+		}
+		t.Pods = append(t.Pods, p)
+	}
+	if len(t.Pods) == 0 && len(t.Skipped) == 0 {
+		return t, fmt.Errorf("no pods found for %s%s", strings.Join(q.Args, " "), scopeText(q))
+	}
+	return t, nil
+}
+
+func scopeText(q TargetQuery) string {
+	switch {
+	case q.AllNamespaces:
+		return " in any namespace"
+	case q.Namespace != "":
+		return " in namespace " + q.Namespace
+	}
+	return ""
+}
+
+// podsOf returns the pods an object stands for: itself, or a workload's pods by its selector.
+func podsOf(ctx context.Context, client kubernetes.Interface, obj runtime.Object) ([]corev1.Pod, error) {
+	if p, ok := obj.(*corev1.Pod); ok {
+		return []corev1.Pod{*p}, nil
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	meta := &unstructured.Unstructured{Object: u}
+	sel, found, err := unstructured.NestedMap(u, "spec", "selector")
+	if err != nil || !found {
+		return nil, fmt.Errorf("%s has no pod selector", meta.GetKind())
+	}
+	var ls metav1.LabelSelector
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(sel, &ls); err != nil {
+		return nil, err
+	}
+	selector, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil {
+		return nil, err
+	}
+	if selector.Empty() {
+		selector = labels.Nothing()
+	}
+	list, err := client.CoreV1().Pods(meta.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// HasSidecar reports whether the pod runs Istio's proxy, as a container or as a native sidecar
+// (an init container with restartPolicy Always, Istio 1.19+).
+func HasSidecar(p *corev1.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		if c.Name == ProxyContainer {
+			return true
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == ProxyContainer && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			return true
+		}
+	}
+	return false
+}
+
+func skipReason(p *corev1.Pod) string {
+	switch {
+	case !HasSidecar(p):
+		return "no istio-proxy sidecar"
+	case p.DeletionTimestamp != nil:
+		return "terminating"
+	case p.Status.Phase != corev1.PodRunning:
+		return fmt.Sprintf("not running (phase %s)", p.Status.Phase)
+	}
+	return ""
+}
+
+// PodOf is the report's view of a pod: identity, owning workload, annotations and labels.
+func PodOf(p *corev1.Pod) Pod {
+	return Pod{Namespace: p.Namespace, Name: p.Name, Workload: workloadOf(p), Annotations: p.Annotations, Labels: p.Labels}
+}
+
+// workloadOf names the pod's controller the way kubectl would type it; a ReplicaSet owned by
+// a Deployment is named after the Deployment (its pod-template-hash suffix stripped).
+func workloadOf(p *corev1.Pod) string {
+	for _, o := range p.OwnerReferences {
+		if o.Controller == nil || !*o.Controller {
+			continue
+		}
+		switch o.Kind {
+		case "ReplicaSet":
+			if h := p.Labels["pod-template-hash"]; h != "" && strings.HasSuffix(o.Name, "-"+h) {
+				return "deploy/" + strings.TrimSuffix(o.Name, "-"+h)
+			}
+			return "rs/" + o.Name
+		case "StatefulSet":
+			return "sts/" + o.Name
+		case "DaemonSet":
+			return "ds/" + o.Name
+		case "Job":
+			return "job/" + o.Name
+		default:
+			return strings.ToLower(o.Kind) + "/" + o.Name
+		}
+	}
+	return ""
+}
