@@ -1,0 +1,162 @@
+package remedy
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Fix names a remedy; it is recorded on every object as AnnotationFix.
+type Fix string
+
+const (
+	FixRegister       Fix = "register"
+	FixTLSOrigination Fix = "tls-origination"
+	FixEgressGateway  Fix = "egress-gateway"
+)
+
+// Object is one typed Istio object of a plan (*networkingv1.ServiceEntry, DestinationRule,
+// VirtualService or Gateway). The spec types are the same for v1 and v1beta1: only the
+// apiVersion written differs, chosen by Plan.APIVersion.
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// Plan is what a fix will write: objects in apply order, all in Namespace.
+type Plan struct {
+	Fix       Fix
+	Host      string
+	Namespace string
+	// APIVersion is the networking.istio.io version the objects are written as.
+	APIVersion string
+	Objects    []Object
+	// Warnings are for the operator (stderr): weaker-than-ideal choices the plan had to make.
+	Warnings []string
+	// Notes are what the application owner must know or change, in plain words.
+	Notes []string
+}
+
+// Target is what every planner needs: the host, where the objects go, and the mesh they go to.
+type Target struct {
+	// Host is the external host: a DNS name, a wildcard "*.example.com" or, for register only, an IP.
+	Host string
+	// Namespace receives the objects; the fix applies to the pods of this namespace.
+	Namespace string
+	// ExportTo limits who sees the objects; nil means ["."], this namespace only.
+	ExportTo []string
+	// Istio is the control plane version; it picks recipes (pre-1.8 TLS origination, DYNAMIC_DNS).
+	Istio IstioVersion
+	// APIVersion overrides the networking.istio.io version to write ("" = from discovery or Istio).
+	APIVersion string
+	// Force replaces objects of the same name that kubectl-egress does not manage.
+	Force bool
+	// Route adds a timeout and retries for the host (a VirtualService); HTTP only.
+	Route RoutePolicy
+}
+
+// RoutePolicy is the --timeout / --retries route policy for the external host.
+type RoutePolicy struct {
+	Timeout time.Duration
+	// Retries is the number of retry attempts; nil leaves Istio's default, 0 disables retries.
+	Retries *int32
+	// PerTryTimeout bounds each attempt; zero leaves it unset.
+	PerTryTimeout time.Duration
+	// RetryOn is Envoy's retry condition list, e.g. "connect-failure,refused-stream,5xx".
+	RetryOn string
+}
+
+// Empty tells whether no route policy was asked for.
+func (r RoutePolicy) Empty() bool {
+	return r.Timeout == 0 && r.Retries == nil && r.PerTryTimeout == 0 && r.RetryOn == ""
+}
+
+// Port is a port of the external host with its protocol as Istio names it (HTTP, HTTPS, TLS, TCP,
+// GRPC, HTTP2, MONGO...), as observed by inspect or given on the command line.
+type Port struct {
+	Number   uint32
+	Protocol string
+}
+
+func (p Port) String() string { return fmt.Sprintf("%d/%s", p.Number, p.Protocol) }
+
+// Existing is what the cluster already holds, as far as the guards need to know. Tests build it
+// by hand; Applier.Existing reads it from the cluster.
+type Existing struct {
+	// ServiceEntries visible from the target namespace (all namespaces when readable).
+	ServiceEntries []*networkingv1.ServiceEntry
+	// DestinationRules, VirtualServices and Gateways of the target namespace.
+	DestinationRules []*networkingv1.DestinationRule
+	VirtualServices  []*networkingv1.VirtualService
+	Gateways         []*networkingv1.Gateway
+	// Services are Kubernetes Services (all namespaces when readable): their HTTP ports matter.
+	Services []*corev1.Service
+	// Warnings say what could not be read (for example ServiceEntries of other namespaces).
+	Warnings []string
+}
+
+func (t Target) exportTo() []string {
+	if len(t.ExportTo) == 0 {
+		return []string{"."}
+	}
+	return slices.Clone(t.ExportTo)
+}
+
+func (t Target) apiVersion() string {
+	if t.APIVersion != "" {
+		return t.APIVersion
+	}
+	return apiVersionFor(t.Istio)
+}
+
+// check refuses a target no planner can use; what each fix accepts as a host is checked by it.
+func (t Target) check() error {
+	if strings.TrimSpace(t.Host) == "" {
+		return fmt.Errorf("no host given: name the external host, e.g. httpbin.org")
+	}
+	if t.Namespace == "" {
+		return fmt.Errorf("no namespace given for the objects of %s", t.Host)
+	}
+	switch t.apiVersion() {
+	case NetworkingV1, NetworkingV1beta1, NetworkingV1alpha3:
+	default:
+		return fmt.Errorf("unsupported API version %q: want one of %s, %s, %s", t.APIVersion,
+			NetworkingV1, NetworkingV1beta1, NetworkingV1alpha3)
+	}
+	if t.Route.Timeout < 0 || t.Route.PerTryTimeout < 0 || t.Route.Retries != nil && *t.Route.Retries < 0 {
+		return fmt.Errorf("timeouts and retries must not be negative")
+	}
+	return nil
+}
+
+func isWildcard(host string) bool { return strings.HasPrefix(host, "*") }
+
+func isIP(host string) bool { return net.ParseIP(host) != nil }
+
+func newPlan(t Target, fix Fix) *Plan {
+	return &Plan{Fix: fix, Host: t.Host, Namespace: t.Namespace, APIVersion: t.apiVersion()}
+}
+
+func (p *Plan) meta(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:        name,
+		Namespace:   p.Namespace,
+		Labels:      managedLabels(),
+		Annotations: managedAnnotations(p.Host, p.Fix),
+	}
+}
+
+func (p *Plan) warnf(format string, args ...any) {
+	p.Warnings = append(p.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (p *Plan) notef(format string, args ...any) {
+	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,172 @@
+package remedy
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func ptr[T any](v T) *T { return &v }
+
+var istio131 = IstioVersion{1, 31}
+
+func gatewayFixture() EgressGateway {
+	// As in fixtures/samples/istiod/manifests/egress-gateway-infra.yaml.
+	return EgressGateway{
+		Namespace:    "istio-system",
+		Name:         "istio-egressgateway",
+		Selector:     map[string]string{"istio": "egressgateway", "app": "istio-egressgateway"},
+		ServicePorts: []uint32{80, 443},
+		PodLabels:    []map[string]string{{"istio": "egressgateway", "app": "istio-egressgateway"}},
+	}
+}
+
+// plannerCases are every planner case with a golden file testdata/<name>.yaml.
+var plannerCases = []struct {
+	name string
+	plan func() (*Plan, error)
+}{
+	{"register-tls", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "httpbin.org", Namespace: "demo", Istio: istio131},
+			RegisterOptions{Ports: []Port{{443, "tls"}}}, Existing{})
+	}},
+	{"register-http-https-route-policy", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "httpbin.org", Namespace: "demo",
+			Route: RoutePolicy{Timeout: 5 * time.Second, Retries: ptr(int32(3)), PerTryTimeout: 2 * time.Second, RetryOn: "connect-failure,5xx"}},
+			RegisterOptions{Ports: []Port{{443, "HTTPS"}, {80, "HTTP"}}}, Existing{})
+	}},
+	{"register-wildcard-dynamic-dns", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "*.example.com", Namespace: "demo", Istio: istio131},
+			RegisterOptions{Ports: []Port{{443, "TLS"}}}, Existing{})
+	}},
+	{"register-wildcard-old-istio", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "*.example.com", Namespace: "demo", Istio: IstioVersion{1, 24}},
+			RegisterOptions{Ports: []Port{{443, "TLS"}}}, Existing{})
+	}},
+	{"register-ip-tcp", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "203.0.113.10", Namespace: "demo"},
+			RegisterOptions{Ports: []Port{{5432, "TCP"}}}, Existing{})
+	}},
+	{"register-tcp-dns-no-address", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "db.example.com", Namespace: "demo", ExportTo: []string{"*"}},
+			RegisterOptions{Ports: []Port{{5432, "TCP"}}}, Existing{})
+	}},
+	{"register-v1beta1", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "httpbin.org", Namespace: "demo", Istio: IstioVersion{1, 20}},
+			RegisterOptions{Ports: []Port{{443, "TLS"}}}, Existing{})
+	}},
+	{"tls-origination", func() (*Plan, error) {
+		return PlanTLSOrigination(Target{Host: "httpbin.org", Namespace: "demo", Istio: istio131},
+			TLSOriginationOptions{AppPorts: []Port{{443, "TLS"}}}, Existing{})
+	}},
+	{"tls-origination-ca-route-policy", func() (*Plan, error) {
+		return PlanTLSOrigination(Target{Host: "httpbin.org", Namespace: "demo", Istio: istio131,
+			Route: RoutePolicy{Timeout: 10 * time.Second, Retries: ptr(int32(2))}},
+			TLSOriginationOptions{CACertificates: "/etc/certs/httpbin-ca.pem"}, Existing{})
+	}},
+	{"tls-origination-credential", func() (*Plan, error) {
+		return PlanTLSOrigination(Target{Host: "api.example.com", Namespace: "shop", APIVersion: NetworkingV1},
+			TLSOriginationOptions{CredentialName: "example-ca", WorkloadSelector: map[string]string{"app": "web"}}, Existing{})
+	}},
+	{"tls-origination-pre-1.8", func() (*Plan, error) {
+		return PlanTLSOrigination(Target{Host: "edition.cnn.com", Namespace: "default", Istio: IstioVersion{1, 7}},
+			TLSOriginationOptions{}, Existing{})
+	}},
+	{"egress-gateway-passthrough", func() (*Plan, error) {
+		return PlanEgressGateway(Target{Host: "edition.cnn.com", Namespace: "demo", Istio: istio131},
+			EgressGatewayOptions{Gateway: gatewayFixture()}, Existing{})
+	}},
+	{"egress-gateway-origination", func() (*Plan, error) {
+		return PlanEgressGateway(Target{Host: "edition.cnn.com", Namespace: "demo", Istio: istio131,
+			Route: RoutePolicy{Timeout: 3 * time.Second}},
+			EgressGatewayOptions{Gateway: gatewayFixture(), TLSOrigination: true, AppPorts: []Port{{443, "TLS"}}}, Existing{})
+	}},
+	{"egress-gateway-same-namespace", func() (*Plan, error) {
+		g := gatewayFixture()
+		g.Namespace = "demo"
+		return PlanEgressGateway(Target{Host: "edition.cnn.com", Namespace: "demo"},
+			EgressGatewayOptions{Gateway: g, TLSOrigination: true, CACertificates: "/etc/ssl/certs/ca-certificates.crt"}, Existing{})
+	}},
+}
+
+// render is the golden form of a plan: warnings and notes as comments, then the YAML.
+func render(t *testing.T, p *Plan) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "# warning: %s\n", w)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "# note: %s\n", n)
+	}
+	if err := WriteYAML(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestPlannersGolden(t *testing.T) {
+	for _, tc := range plannerCases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := tc.plan()
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
+			got := render(t, p)
+			path := filepath.Join("testdata", tc.name+".yaml")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./remedy/ -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s differs from the golden file (-want +got):\n%s", path, diff)
+			}
+			// Same input, same bytes: names and order are deterministic.
+			again, _ := tc.plan()
+			if diff := cmp.Diff(string(got), string(render(t, again))); diff != "" {
+				t.Errorf("planning twice gave different output:\n%s", diff)
+			}
+		})
+	}
+}
+
+// Every generated object passes Istio's own validation, checked again here object by object so
+// a planner that skipped validation would be caught.
+func TestPlannedObjectsValidate(t *testing.T) {
+	for _, tc := range plannerCases {
+		p, err := tc.plan()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		objs, err := p.Unstructured()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range objs {
+			if _, err := Validate(u); err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			if !isManaged(u.GetLabels()) || u.GetAnnotations()[AnnotationHost] != p.Host || u.GetAnnotations()[AnnotationFix] != string(p.Fix) {
+				t.Errorf("%s: %s/%s lacks the managed-by label or the host/fix annotations: %v %v", tc.name,
+					u.GetKind(), u.GetName(), u.GetLabels(), u.GetAnnotations())
+			}
+			if strings.Contains(u.GetName(), ".") || len(u.GetName()) > 63 {
+				t.Errorf("%s: name %q is not a DNS-1123 label", tc.name, u.GetName())
+			}
+		}
+	}
+}
