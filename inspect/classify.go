@@ -1,0 +1,654 @@
+package inspect
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// hostUnknown names passthrough or blocked traffic that no signal could name (TCP metrics carry no host).
+const hostUnknown = "unknown"
+
+// Evidence buckets: counts within one bucket add up; across buckets (signals watching the same
+// traffic) the largest wins.
+const (
+	bucketAccessLog    = "accesslog"
+	bucketIstioMetrics = "istio"
+	bucketEnvoyStats   = "envoy"
+	bucketClusters     = "clusters"
+)
+
+type destKey struct {
+	host string
+	port uint32
+	disp Disposition
+}
+
+// destAcc accumulates the evidence for one destination of one pod.
+type destAcc struct {
+	d         Destination
+	signals   map[Signal]bool
+	buckets   map[string]*Counts
+	tcpOpened float64
+	tcpClosed float64
+	codes     map[string]int64
+	flags     map[string]int64
+	addrs     map[string]bool
+	lastSeen  time.Time
+}
+
+// classifier builds one pod's report.
+type classifier struct {
+	pod    string
+	cfg    *configView
+	dests  map[destKey]*destAcc
+	ipHost map[string]string // original destination IP:port → host named by SNI or Host
+	// clusterDest is the destination a cluster of the config serves.
+	clusterDest map[string]destKey
+}
+
+// Inspect parses one pod's sources and classifies its outbound traffic. Sources that fail to
+// parse are reported in the result's Errors and the rest is still used; the error is non-nil
+// only when sources were given and none of them could be read.
+func Inspect(src Sources, now time.Time) (PodReport, error) {
+	pod := src.Pod.Key()
+	rep := PodReport{Pod: src.Pod, GeneratedAt: now.UTC()}
+	rep.Facts = PodFacts{Namespace: src.Pod.Namespace, Name: src.Pod.Name, Workload: src.Pod.Workload}
+	for _, err := range src.Errors {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	given, failed := 0, 0
+	fail := func(what string, err error) {
+		failed++
+		rep.Errors = append(rep.Errors, fmt.Sprintf("failed to parse %s of pod %s: %v", what, pod, err))
+	}
+
+	pc := &ProxyConfig{}
+	for _, part := range []struct {
+		what string
+		b    []byte
+	}{{"config dump", src.ConfigDump}, {"listeners", src.Listeners}, {"routes", src.Routes}} {
+		if len(part.b) == 0 {
+			continue
+		}
+		given++
+		p, err := ParseConfigDump(part.b)
+		if err != nil {
+			fail(part.what, err)
+			continue
+		}
+		pc.Merge(p)
+	}
+	c := &classifier{pod: pod, cfg: newConfigView(pc), dests: map[destKey]*destAcc{}, ipHost: map[string]string{}, clusterDest: map[string]destKey{}}
+	c.addConfig()
+
+	var info ServerInfo
+	if len(src.ServerInfo) > 0 {
+		given++
+		var err error
+		if info, err = ParseServerInfo(src.ServerInfo); err != nil {
+			fail("server_info", err)
+		}
+	}
+	rep.Facts.IstioVersion = firstNonEmpty(info.IstioVersion, nodeIstioVersion(pc.Node))
+	rep.Facts.EnvoyVersion = firstNonEmpty(info.EnvoyVersion, nodeEnvoyVersion(pc.Node))
+
+	if src.AccessLog != nil {
+		given++
+		counts, err := ScanAccessLog(src.AccessLog, c.addAccessLog)
+		rep.Facts.AccessLog = counts
+		if err != nil {
+			fail("access log", err)
+		}
+	}
+
+	if len(src.Stats) > 0 {
+		given++
+		st, err := ParseStats(src.Stats)
+		if err != nil {
+			fail("stats", err)
+		}
+		c.addStats(st, &rep.Facts)
+	}
+
+	var hosts []HostStatus
+	if len(src.Clusters) > 0 {
+		given++
+		var err error
+		if hosts, err = ParseClusterStatus(src.Clusters); err != nil {
+			fail("/clusters", err)
+		}
+		c.addHosts(hosts)
+	}
+
+	for _, d := range bypassDestinations(src.Pod.Annotations) {
+		acc := c.dest(d.Host, d.Port, d.Disposition)
+		acc.d.Bypass = d.Bypass
+		acc.signals[SignalAnnotation] = true
+	}
+	rep.Facts.CaptureExclusions = captureExclusions(src.Pod.Annotations)
+	c.addUnnamed(rep.Facts.ClusterStats)
+
+	rep.Facts.OutboundMode, rep.Facts.OutboundModeSource = c.cfg.mode, c.cfg.modeSource
+	if !c.cfg.haveListeners {
+		rep.Facts.OutboundModeSource = "listeners not read"
+	} else if c.cfg.modeSource == "" {
+		rep.Facts.OutboundModeSource = "no virtualOutbound listener (not a sidecar?)"
+	}
+	rep.Facts.AccessLogging, rep.Facts.AccessLoggingReason = accessLogging(rep.Facts.AccessLog, src.AccessLog != nil, c.cfg)
+	if rep.Facts.AccessLogging == AccessLoggingOff {
+		rep.Facts.EnableAccessLogging = enableAccessLoggingYAML(src.Pod.Namespace, rep.Facts.IstioVersion)
+	}
+
+	rep.Destinations = c.finish()
+	rep.Clusters = c.cfg.sortedClusters()
+	for i := range rep.Clusters {
+		rep.Clusters[i].Pods = []string{pod}
+	}
+	rep.Endpoints = endpointsOf(hosts, c.cfg, len(src.Clusters) > 0 && hosts != nil, pod)
+	if given > 0 && failed == given {
+		return rep, fmt.Errorf("no admin output of pod %s could be parsed", pod)
+	}
+	return rep, nil
+}
+
+func accessLogging(counts AccessLogCounts, logRead bool, cfg *configView) (string, string) {
+	switch {
+	case counts.Entries > 0:
+		return AccessLoggingOn, strconv.Itoa(counts.Entries) + " access-log lines in the istio-proxy log"
+	case cfg.haveListeners && cfg.accessLogInConfig:
+		return AccessLoggingOn, "the outbound listeners configure access_log (no lines seen)"
+	case cfg.haveListeners:
+		return AccessLoggingOff, "no access_log in the outbound listeners"
+	case logRead:
+		return AccessLoggingOff, fmt.Sprintf("no access-log lines among %d istio-proxy log lines", counts.Lines)
+	}
+	return AccessLoggingUnknown, "neither listeners nor the istio-proxy log were read"
+}
+
+func (c *classifier) dest(host string, port uint32, disp Disposition) *destAcc {
+	k := destKey{host, port, disp}
+	if a, ok := c.dests[k]; ok {
+		return a
+	}
+	a := &destAcc{
+		d:       Destination{Host: host, Port: port, Disposition: disp},
+		signals: map[Signal]bool{}, buckets: map[string]*Counts{},
+		codes: map[string]int64{}, flags: map[string]int64{}, addrs: map[string]bool{},
+	}
+	c.dests[k] = a
+	return a
+}
+
+func (a *destAcc) bucket(name string) *Counts {
+	b := a.buckets[name]
+	if b == nil {
+		b = &Counts{}
+		a.buckets[name] = b
+	}
+	return b
+}
+
+var protocolRank = map[string]int{"": 0, "TCP": 1, "TLS": 2, "HTTP": 3}
+
+func (a *destAcc) setProtocol(p string) {
+	if protocolRank[p] > protocolRank[a.d.Protocol] {
+		a.d.Protocol = p
+	}
+}
+
+// addConfig turns the external clusters and the host routes of the proxy's configuration into destinations.
+func (c *classifier) addConfig() {
+	for _, cl := range c.cfg.sortedClusters() {
+		if cl.Direction != "outbound" || !cl.External {
+			continue
+		}
+		disp := DispositionRegistered
+		if cl.TLS == "SIMPLE" || cl.TLS == "MUTUAL" {
+			disp = DispositionTLSOrigination
+		}
+		a := c.dest(cl.Host, cl.Port, disp)
+		a.signals[SignalConfig] = true
+		a.d.Cluster = cl.Name
+		if disp == DispositionTLSOrigination {
+			a.setProtocol("HTTP")
+		}
+		if cl.TLS == "" && cl.Port != 443 && slices.Contains(cl.EndpointPorts, 443) {
+			a.d.Problems = append(a.d.Problems, problemPlaintextTo443)
+		}
+		c.clusterDest[cl.Name] = destKey{cl.Host, cl.Port, disp}
+	}
+	routes := slices.Clone(c.cfg.routes)
+	sort.SliceStable(routes, func(i, j int) bool { return routes[i].cluster < routes[j].cluster })
+	for _, r := range routes {
+		target := parseClusterName(r.cluster)
+		if target.direction != "outbound" {
+			continue
+		}
+		if k, ok := c.clusterDest[r.cluster]; ok && target.host == r.host {
+			c.dests[k].setProtocol(r.protocol)
+			continue
+		}
+		tc := c.cfg.clusters[r.cluster]
+		if tc == nil || tc.External || target.host == r.host || !c.isExternalHost(r.host) {
+			continue
+		}
+		// An external host routed to a mesh-internal service other than itself: an egress gateway.
+		a := c.dest(r.host, r.port, DispositionEgressGateway)
+		a.signals[SignalConfig] = true
+		a.d.Cluster, a.d.Gateway = r.cluster, target.host
+		a.setProtocol(r.protocol)
+	}
+}
+
+// isExternalHost reports whether a host named by SNI, Host or a metric is outside the mesh.
+func (c *classifier) isExternalHost(h string) bool {
+	return h != "" && h != hostUnknown && !isMeshInternalHost(h)
+}
+
+// addAccessLog maps one access-log entry to a destination; inbound and mesh-internal traffic is ignored.
+func (c *classifier) addAccessLog(e *AccessLogEntry) {
+	cluster := e.UpstreamCluster
+	if strings.HasPrefix(cluster, "inbound|") || strings.HasPrefix(cluster, clusterInboundPassthrough) {
+		return
+	}
+	isHTTP := e.Method != ""
+	named := e.RequestedServerName
+	if isHTTP {
+		named, _ = splitHostPort(e.Authority)
+	}
+	origIP, origPort := splitHostPort(e.DownstreamLocalAddress)
+	if origPort == 0 && isHTTP {
+		_, origPort = splitHostPort(e.Authority)
+	}
+	protocol := "TCP"
+	switch {
+	case isHTTP:
+		protocol = "HTTP"
+	case e.RequestedServerName != "":
+		protocol = "TLS"
+	}
+
+	var a *destAcc
+	switch {
+	case isPassthroughCluster(cluster) || e.RouteName == vhostAllowAny || e.RouteName == vhostAllowAnyDynamicDNS:
+		a = c.unregistered(named, origIP, origPort, DispositionPassthrough, e.DownstreamLocalAddress)
+		a.d.Cluster = clusterPassthrough
+	case cluster == clusterBlackHole || e.RouteName == vhostBlockAll:
+		a = c.unregistered(named, origIP, origPort, DispositionBlocked, e.DownstreamLocalAddress)
+		a.d.Cluster = clusterBlackHole
+	default:
+		p := parseClusterName(cluster)
+		if p.direction != "outbound" {
+			return
+		}
+		if k, ok := c.clusterDest[cluster]; ok {
+			a = c.dests[k]
+		} else if cl := c.cfg.clusters[cluster]; cl != nil && cl.External || cl == nil && !isMeshInternalHost(p.host) {
+			a = c.dest(p.host, p.port, DispositionRegistered)
+			a.d.Cluster = cluster
+		} else if c.isExternalHost(named) && named != p.host {
+			port := origPort
+			if port == 0 {
+				port = p.port
+			}
+			a = c.dest(named, port, DispositionEgressGateway)
+			a.d.Cluster, a.d.Gateway = cluster, p.host
+		} else {
+			return
+		}
+	}
+	a.signals[SignalAccessLog] = true
+	a.setProtocol(protocol)
+	b := a.bucket(bucketAccessLog)
+	if isHTTP {
+		b.Requests++
+		if e.ResponseCode != 0 {
+			a.codes[strconv.Itoa(e.ResponseCode)]++
+		}
+	} else {
+		b.Connections++
+	}
+	// Envoy's BYTES_RECEIVED is what the workload sent; BYTES_SENT is what it received.
+	b.BytesSent += e.BytesReceived
+	b.BytesReceived += e.BytesSent
+	for _, f := range strings.Split(e.ResponseFlags, ",") {
+		if f != "" {
+			a.flags[f]++
+		}
+	}
+	if e.StartTime.After(a.lastSeen) {
+		a.lastSeen = e.StartTime
+	}
+}
+
+// unregistered finds the destination of passthrough or blocked traffic: by the host SNI or Host
+// named, else by the original destination IP.
+func (c *classifier) unregistered(named, ip string, port uint32, disp Disposition, origAddr string) *destAcc {
+	host := named
+	if host == "" {
+		host = ip
+	}
+	if host == "" {
+		host = hostUnknown
+	}
+	a := c.dest(host, port, disp)
+	if ip != "" && isIP(ip) {
+		a.addrs[origAddr] = true
+		if named != "" {
+			c.ipHost[origAddr] = named
+		}
+	}
+	return a
+}
+
+// addStats maps Istio's standard metrics and Envoy's cluster stats to destinations.
+func (c *classifier) addStats(st Stats, facts *PodFacts) {
+	for name, counts := range st.Clusters {
+		if name == clusterPassthrough || name == clusterBlackHole || name == clusterAllowAnyDynamicDNS {
+			if facts.ClusterStats == nil {
+				facts.ClusterStats = map[string]Counts{}
+			}
+			facts.ClusterStats[name] = counts
+			continue
+		}
+		if k, ok := c.clusterDest[name]; ok && counts != (Counts{}) {
+			a := c.dests[k]
+			a.signals[SignalMetrics] = true
+			b := a.bucket(bucketEnvoyStats)
+			*b = maxCounts(*b, counts)
+		}
+	}
+	for _, s := range st.Istio {
+		if r, ok := s.Labels["reporter"]; ok && r != "source" {
+			continue
+		}
+		if s.Value == 0 {
+			continue
+		}
+		a := c.metricDest(s)
+		if a == nil {
+			continue
+		}
+		a.signals[SignalMetrics] = true
+		b := a.bucket(bucketIstioMetrics)
+		v := int64(s.Value)
+		switch s.Name {
+		case metricRequests:
+			a.setProtocol("HTTP")
+			b.Requests += v
+			if rc := s.Labels["response_code"]; rc != "" && rc != "0" {
+				a.codes[rc] += v
+			}
+			for _, f := range strings.Split(s.Labels["response_flags"], ",") {
+				if f != "" && f != "-" {
+					a.flags[f] += v
+				}
+			}
+		case metricTCPOpened:
+			a.setProtocol("TCP")
+			a.tcpOpened += s.Value
+		case metricTCPClosed:
+			a.setProtocol("TCP")
+			a.tcpClosed += s.Value
+		case metricTCPSent:
+			b.BytesSent += v
+		case metricTCPReceived:
+			b.BytesReceived += v
+		}
+		b.Connections = int64(max(a.tcpOpened, a.tcpClosed))
+	}
+}
+
+// metricDest finds the destination an Istio metric sample is about, or nil for mesh-internal traffic.
+func (c *classifier) metricDest(s MetricSample) *destAcc {
+	svcName := s.Labels["destination_service_name"]
+	host, port := splitHostPort(s.Labels["destination_service"])
+	if host == hostUnknown {
+		host = ""
+	}
+	var disp Disposition
+	switch svcName {
+	case clusterPassthrough, clusterAllowAnyDynamicDNS:
+		disp = DispositionPassthrough
+	case clusterBlackHole:
+		disp = DispositionBlocked
+	}
+	if disp != "" {
+		if host == "" {
+			host = s.Labels["destination_ip"]
+		}
+		a := c.unregistered(host, "", port, disp, "")
+		a.d.Cluster = clusterPassthrough
+		if disp == DispositionBlocked {
+			a.d.Cluster = clusterBlackHole
+		}
+		return a
+	}
+	if host == "" || !c.isExternalHost(host) {
+		return nil
+	}
+	// A registered host: metrics carry no port, so prefer the destination whose protocol matches.
+	wantHTTP := s.Name == metricRequests
+	var best *destAcc
+	for _, k := range c.sortedKeys() {
+		a := c.dests[k]
+		if k.host != host || !a.signals[SignalConfig] || k.disp == DispositionEgressGateway {
+			continue
+		}
+		isHTTP := a.d.Protocol == "HTTP"
+		if best == nil || isHTTP == wantHTTP && (best.d.Protocol == "HTTP") != wantHTTP {
+			best = a
+		}
+	}
+	return best
+}
+
+// addHosts maps /clusters hosts: PassthroughCluster's are original destinations, named by the
+// access logs when they saw the same IP:port; external clusters' hosts add their counters.
+func (c *classifier) addHosts(hosts []HostStatus) {
+	for _, h := range hosts {
+		if isPassthroughCluster(h.Cluster) {
+			ip, port := splitHostPort(h.Address)
+			a := c.unregistered(c.ipHost[h.Address], ip, port, DispositionPassthrough, h.Address)
+			a.d.Cluster = clusterPassthrough
+			a.signals[SignalClusters] = true
+			b := a.bucket(bucketClusters)
+			b.Connections += h.Counts.Connections
+			b.Requests += h.Counts.Requests
+			continue
+		}
+		if k, ok := c.clusterDest[h.Cluster]; ok && h.Counts != (Counts{}) {
+			a := c.dests[k]
+			a.signals[SignalClusters] = true
+			b := a.bucket(bucketClusters)
+			b.Connections += h.Counts.Connections
+			b.Requests += h.Counts.Requests
+		}
+	}
+}
+
+// addUnnamed reports passthrough or blocked traffic that Envoy counted but no signal named.
+func (c *classifier) addUnnamed(stats map[string]Counts) {
+	for cluster, disp := range map[string]Disposition{clusterPassthrough: DispositionPassthrough, clusterBlackHole: DispositionBlocked} {
+		counts := stats[cluster]
+		if counts.Connections == 0 && counts.Requests == 0 {
+			continue
+		}
+		named := false
+		for k := range c.dests {
+			named = named || k.disp == disp
+		}
+		if named {
+			continue
+		}
+		a := c.dest(hostUnknown, 0, disp)
+		a.d.Cluster = cluster
+		a.signals[SignalMetrics] = true
+		*a.bucket(bucketEnvoyStats) = counts
+	}
+}
+
+func (c *classifier) sortedKeys() []destKey {
+	keys := slices.Collect(maps.Keys(c.dests))
+	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	return keys
+}
+
+func keyLess(a, b destKey) bool {
+	if a.host != b.host {
+		return a.host < b.host
+	}
+	if a.port != b.port {
+		return a.port < b.port
+	}
+	return a.disp < b.disp
+}
+
+// finish merges port-less metric destinations into the one destination of the same host, then
+// renders every destination, sorted.
+func (c *classifier) finish() []Destination {
+	// A host:port an egress gateway route covers does not use the host's own cluster on that port:
+	// drop the config-only registered entry so the host is listed once, as egress-gateway.
+	for k := range c.dests {
+		if k.disp != DispositionEgressGateway {
+			continue
+		}
+		for _, disp := range []Disposition{DispositionRegistered, DispositionTLSOrigination} {
+			o := destKey{k.host, k.port, disp}
+			if a, ok := c.dests[o]; ok && len(a.signals) == 1 && a.signals[SignalConfig] {
+				delete(c.dests, o)
+			}
+		}
+	}
+	for _, k := range c.sortedKeys() {
+		if k.port != 0 || k.host == hostUnknown || k.host == "*" || k.disp == DispositionBypassed {
+			continue
+		}
+		var match []destKey
+		for _, o := range c.sortedKeys() {
+			if o.host == k.host && o.disp == k.disp && o.port != 0 {
+				match = append(match, o)
+			}
+		}
+		if len(match) != 1 {
+			continue
+		}
+		c.dests[match[0]].absorb(c.dests[k])
+		delete(c.dests, k)
+	}
+	out := make([]Destination, 0, len(c.dests))
+	for _, k := range c.sortedKeys() {
+		out = append(out, c.dests[k].render(c.pod))
+	}
+	return out
+}
+
+func (a *destAcc) absorb(o *destAcc) {
+	for s := range o.signals {
+		a.signals[s] = true
+	}
+	for name, b := range o.buckets {
+		mine := a.bucket(name)
+		mine.Connections += b.Connections
+		mine.Requests += b.Requests
+		mine.BytesSent += b.BytesSent
+		mine.BytesReceived += b.BytesReceived
+	}
+	for k, v := range o.codes {
+		a.codes[k] += v
+	}
+	for k, v := range o.flags {
+		a.flags[k] += v
+	}
+	for k := range o.addrs {
+		a.addrs[k] = true
+	}
+	if o.lastSeen.After(a.lastSeen) {
+		a.lastSeen = o.lastSeen
+	}
+	a.setProtocol(o.d.Protocol)
+	if a.d.Cluster == "" {
+		a.d.Cluster = o.d.Cluster
+	}
+}
+
+func (a *destAcc) render(pod string) Destination {
+	d := a.d
+	d.Pods = []string{pod}
+	for s := range a.signals {
+		d.Signals = append(d.Signals, s)
+	}
+	sortSignals(d.Signals)
+	for _, b := range a.buckets {
+		d.Counts = maxCounts(d.Counts, *b)
+	}
+	if len(a.codes) > 0 {
+		d.ResponseCodes = maps.Clone(a.codes)
+	}
+	if len(a.flags) > 0 {
+		d.ResponseFlags = maps.Clone(a.flags)
+	}
+	if !a.lastSeen.IsZero() {
+		t := a.lastSeen.UTC()
+		d.LastSeen = &t
+	}
+	d.Addresses = slices.Sorted(maps.Keys(a.addrs))
+	if len(d.Addresses) == 0 {
+		d.Addresses = nil
+	}
+	d.Recommendation = recommend(d)
+	return d
+}
+
+func sortSignals(s []Signal) {
+	sort.Slice(s, func(i, j int) bool { return signalOrder[s[i]] < signalOrder[s[j]] })
+}
+
+func maxCounts(a, b Counts) Counts {
+	return Counts{
+		Connections:   max(a.Connections, b.Connections),
+		Requests:      max(a.Requests, b.Requests),
+		BytesSent:     max(a.BytesSent, b.BytesSent),
+		BytesReceived: max(a.BytesReceived, b.BytesReceived),
+	}
+}
+
+// endpointsOf lists cluster hosts from /clusters when it was read, else from the config dump.
+func endpointsOf(hosts []HostStatus, cfg *configView, fromClusters bool, pod string) []Endpoint {
+	var out []Endpoint
+	if fromClusters {
+		for _, h := range hosts {
+			out = append(out, Endpoint{Cluster: h.Cluster, Address: h.Address, Health: h.Health, Source: "clusters"})
+		}
+	} else {
+		out = slices.Clone(cfg.endpoints)
+	}
+	for i := range out {
+		out[i].Pods = []string{pod}
+	}
+	sortEndpoints(out)
+	return out
+}
+
+func sortEndpoints(e []Endpoint) {
+	sort.Slice(e, func(i, j int) bool {
+		if e[i].Cluster != e[j].Cluster {
+			return e[i].Cluster < e[j].Cluster
+		}
+		return e[i].Address < e[j].Address
+	})
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

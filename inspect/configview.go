@@ -1,0 +1,297 @@
+package inspect
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+)
+
+// configView is what one proxy's configuration says about egress.
+type configView struct {
+	clusters map[string]*Cluster // by name
+	// endpoints from EDS and inline load assignments, for when /clusters was not read.
+	endpoints []Endpoint
+	// mode is the effective outbound mode; modeSource says where it came from.
+	mode, modeSource  string
+	haveListeners     bool
+	accessLogInConfig bool
+	// sniRoutes and hostRoutes map an external host on a listener port to the cluster that serves it.
+	routes []hostRoute
+}
+
+// hostRoute is "traffic to host:port goes to cluster", from an SNI filter chain or an HTTP virtual host.
+type hostRoute struct {
+	host     string
+	port     uint32
+	cluster  string
+	protocol string // TLS for SNI chains, HTTP for virtual hosts
+}
+
+func newConfigView(pc *ProxyConfig) *configView {
+	v := &configView{clusters: map[string]*Cluster{}}
+	for _, c := range pc.Clusters {
+		cl := describeCluster(c)
+		v.clusters[cl.Name] = &cl
+		if la := c.GetLoadAssignment(); la != nil {
+			v.addEndpoints(cl.Name, la.GetEndpoints())
+		}
+	}
+	for _, e := range pc.Endpoints {
+		name := e.GetClusterName()
+		if _, ok := v.clusters[name]; !ok {
+			cl := clusterFromName(name)
+			v.clusters[name] = &cl
+		}
+		v.addEndpoints(name, e.GetEndpoints())
+	}
+	for _, l := range pc.Listeners {
+		v.addListener(l)
+	}
+	for _, r := range pc.Routes {
+		v.addRouteConfig(r)
+	}
+	return v
+}
+
+func clusterFromName(name string) Cluster {
+	p := parseClusterName(name)
+	return Cluster{
+		Name: name, Direction: p.direction, Port: p.port, Subset: p.subset, Host: p.host,
+		External: p.direction == "outbound" && p.host != "" && !isMeshInternalHost(p.host),
+	}
+}
+
+// describeCluster reads a cluster the way istioctl proxy-config cluster shows it, plus the TLS facts.
+func describeCluster(c *clusterv3.Cluster) Cluster {
+	cl := clusterFromName(c.GetName())
+	cl.Type = c.GetType().String()
+	if c.GetClusterType() != nil {
+		cl.Type = c.GetClusterType().GetName()
+	}
+	if md := c.GetMetadata().GetFilterMetadata()["istio"]; md != nil {
+		f := md.GetFields()
+		if ext, ok := f["external"]; ok {
+			cl.External = ext.GetBoolValue()
+		}
+		cl.DestinationRule = destinationRuleName(f["config"].GetStringValue())
+	}
+	for _, le := range c.GetLoadAssignment().GetEndpoints() {
+		for _, lb := range le.GetLbEndpoints() {
+			if p := lb.GetEndpoint().GetAddress().GetSocketAddress().GetPortValue(); p != 0 && !slices.Contains(cl.EndpointPorts, p) {
+				cl.EndpointPorts = append(cl.EndpointPorts, p)
+			}
+		}
+	}
+	slices.Sort(cl.EndpointPorts)
+	if utc := upstreamTLS(c.GetTransportSocket()); utc != nil {
+		cl.TLS = tlsMode(utc)
+		cl.SNI = utc.GetSni()
+		if cl.SNI == "" && autoSNI(c) {
+			cl.SNI = "auto"
+		}
+	} else {
+		for _, m := range c.GetTransportSocketMatches() {
+			if m.GetMatch().GetFields()["tlsMode"].GetStringValue() == "istio" && upstreamTLS(m.GetTransportSocket()) != nil {
+				cl.TLS = "AUTO_ISTIO_MUTUAL"
+			}
+		}
+	}
+	return cl
+}
+
+// destinationRuleName takes "/apis/networking.istio.io/v1/namespaces/NS/destination-rule/NAME" to "NS/NAME".
+func destinationRuleName(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+3 < len(parts); i++ {
+		if parts[i] == "namespaces" && parts[i+2] == "destination-rule" {
+			return parts[i+1] + "/" + parts[i+3]
+		}
+	}
+	return path
+}
+
+func upstreamTLS(ts *corev3.TransportSocket) *tlsv3.UpstreamTlsContext {
+	if ts == nil {
+		return nil
+	}
+	return unpack(ts.GetTypedConfig(), &tlsv3.UpstreamTlsContext{})
+}
+
+// tlsMode names the DestinationRule TLS mode that produced an UpstreamTlsContext: Istio's own
+// mTLS presents the SDS secret "default"; a client certificate of any other origin is MUTUAL.
+func tlsMode(utc *tlsv3.UpstreamTlsContext) string {
+	ctc := utc.GetCommonTlsContext()
+	for _, s := range ctc.GetTlsCertificateSdsSecretConfigs() {
+		if s.GetName() == "default" {
+			return "ISTIO_MUTUAL"
+		}
+	}
+	if len(ctc.GetTlsCertificates()) > 0 || len(ctc.GetTlsCertificateSdsSecretConfigs()) > 0 {
+		return "MUTUAL"
+	}
+	return "SIMPLE"
+}
+
+func autoSNI(c *clusterv3.Cluster) bool {
+	opts := unpack(c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"], &httpv3.HttpProtocolOptions{})
+	return opts.GetUpstreamHttpProtocolOptions().GetAutoSni()
+}
+
+func (v *configView) addEndpoints(cluster string, les []*endpointv3.LocalityLbEndpoints) {
+	for _, le := range les {
+		for _, lb := range le.GetLbEndpoints() {
+			addr := addressString(lb.GetEndpoint().GetAddress())
+			if addr == "" {
+				continue
+			}
+			health := lb.GetHealthStatus()
+			h := health.String()
+			if health == corev3.HealthStatus_UNKNOWN {
+				// Envoy load-balances to UNKNOWN hosts as healthy; istioctl prints them so.
+				h = "HEALTHY"
+			}
+			v.endpoints = append(v.endpoints, Endpoint{Cluster: cluster, Address: addr, Health: h, Source: "config"})
+		}
+	}
+}
+
+func (v *configView) addListener(l *listenerv3.Listener) {
+	if l.GetTrafficDirection() == corev3.TrafficDirection_INBOUND || l.GetName() == "virtualInbound" {
+		return
+	}
+	v.haveListeners = true
+	if len(l.GetAccessLog()) > 0 {
+		v.accessLogInConfig = true
+	}
+	port := l.GetAddress().GetSocketAddress().GetPortValue()
+	chains := l.GetFilterChains()
+	if dc := l.GetDefaultFilterChain(); dc != nil {
+		chains = append(slices.Clip(chains), dc)
+	}
+	for _, fc := range chains {
+		tcp, hcm := chainFilters(fc)
+		if len(tcp.GetAccessLog()) > 0 || len(hcm.GetAccessLog()) > 0 {
+			v.accessLogInConfig = true
+		}
+		if l.GetName() == listenerVirtualOutbound {
+			// The catch-all is the chain without a match (or the default chain): its cluster is the
+			// proxy's real outbound mode whatever the chains are named.
+			if isCatchAll(fc, l) && tcp != nil {
+				v.mode, v.modeSource = modeOf(tcp.GetCluster())
+			}
+			continue
+		}
+		if rc := hcm.GetRouteConfig(); rc != nil {
+			v.addRouteConfig(rc)
+		}
+		for _, sni := range fc.GetFilterChainMatch().GetServerNames() {
+			for _, c := range tcpClusters(tcp) {
+				v.routes = append(v.routes, hostRoute{host: sni, port: port, cluster: c, protocol: "TLS"})
+			}
+		}
+	}
+}
+
+func isCatchAll(fc *listenerv3.FilterChain, l *listenerv3.Listener) bool {
+	if fc == l.GetDefaultFilterChain() {
+		return true
+	}
+	m := fc.GetFilterChainMatch()
+	return m == nil || m.GetDestinationPort() == nil && len(m.GetPrefixRanges()) == 0 && len(m.GetServerNames()) == 0 &&
+		m.GetTransportProtocol() == "" && len(m.GetApplicationProtocols()) == 0
+}
+
+func modeOf(cluster string) (string, string) {
+	src := "virtualOutbound catch-all chain → " + cluster
+	switch cluster {
+	case clusterPassthrough:
+		return ModeAllowAny, src
+	case clusterBlackHole:
+		return ModeRegistryOnly, src
+	case clusterAllowAnyDynamicDNS:
+		return ModeAllowAnyDynamicDNS, src
+	}
+	return "", src
+}
+
+func chainFilters(fc *listenerv3.FilterChain) (*tcpv3.TcpProxy, *hcmv3.HttpConnectionManager) {
+	var tcp *tcpv3.TcpProxy
+	var hcm *hcmv3.HttpConnectionManager
+	for _, f := range fc.GetFilters() {
+		switch tc := f.GetTypedConfig(); {
+		case tc.MessageIs(&tcpv3.TcpProxy{}):
+			tcp = unpack(tc, &tcpv3.TcpProxy{})
+		case tc.MessageIs(&hcmv3.HttpConnectionManager{}):
+			hcm = unpack(tc, &hcmv3.HttpConnectionManager{})
+		}
+	}
+	return tcp, hcm
+}
+
+func tcpClusters(tcp *tcpv3.TcpProxy) []string {
+	if tcp == nil {
+		return nil
+	}
+	if c := tcp.GetCluster(); c != "" {
+		return []string{c}
+	}
+	var out []string
+	for _, w := range tcp.GetWeightedClusters().GetClusters() {
+		out = append(out, w.GetName())
+	}
+	return out
+}
+
+// addRouteConfig maps each virtual host (Istio names them "HOST:PORT") to the clusters its routes use.
+func (v *configView) addRouteConfig(rc *routev3.RouteConfiguration) {
+	for _, vh := range rc.GetVirtualHosts() {
+		switch vh.GetName() {
+		case vhostAllowAny, vhostBlockAll, vhostAllowAnyDynamicDNS:
+			continue
+		}
+		host, port := splitHostPort(vh.GetName())
+		if port == 0 {
+			continue
+		}
+		for _, r := range vh.GetRoutes() {
+			for _, c := range routeClusters(r) {
+				v.routes = append(v.routes, hostRoute{host: host, port: port, cluster: c, protocol: "HTTP"})
+			}
+		}
+	}
+}
+
+func routeClusters(r *routev3.Route) []string {
+	ra := r.GetRoute()
+	if ra == nil {
+		return nil
+	}
+	if c := ra.GetCluster(); c != "" {
+		return []string{c}
+	}
+	var out []string
+	for _, w := range ra.GetWeightedClusters().GetClusters() {
+		out = append(out, w.GetName())
+	}
+	return out
+}
+
+// sortedClusters lists the clusters by name.
+func (v *configView) sortedClusters() []Cluster {
+	out := make([]Cluster, 0, len(v.clusters))
+	for _, c := range v.clusters {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,200 @@
+package inspect
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
+)
+
+// Output formats of PrintReport.
+const (
+	FormatTable = ""
+	FormatWide  = "wide"
+	FormatJSON  = "json"
+	FormatYAML  = "yaml"
+)
+
+// Formats lists the accepted -o values.
+var Formats = []string{FormatWide, FormatJSON, FormatYAML}
+
+// PrintReport writes the destinations as a table (format "" or "wide"), or the whole report as JSON or YAML.
+func PrintReport(w io.Writer, r Report, format string) error {
+	switch format {
+	case FormatTable, FormatWide:
+		return printDestinations(w, r, format == FormatWide)
+	case FormatJSON:
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return fmt.Errorf("failed to encode the report as JSON: %w", err)
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	case FormatYAML:
+		b, err := yaml.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("failed to encode the report as YAML: %w", err)
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	return fmt.Errorf("unknown output format %q: use one of %s", format, strings.Join(Formats, "|"))
+}
+
+func printDestinations(w io.Writer, r Report, wide bool) error {
+	header := []string{"HOST", "PORT", "PROTOCOL", "DISPOSITION", "CONNS/REQS", "PODS", "FIX"}
+	if wide {
+		header = append(header, "CLUSTER", "SIGNALS", "LAST SEEN")
+	}
+	rows := make([][]string, 0, len(r.Destinations))
+	for _, d := range r.Destinations {
+		row := []string{
+			d.Host, portString(d.Port), dashIfEmpty(d.Protocol), string(d.Disposition),
+			fmt.Sprintf("%d/%d", d.Counts.Connections, d.Counts.Requests),
+			strconv.Itoa(len(d.Pods)), string(d.Recommendation.Fix),
+		}
+		if wide {
+			signals := make([]string, len(d.Signals))
+			for i, s := range d.Signals {
+				signals[i] = string(s)
+			}
+			lastSeen := "-"
+			if d.LastSeen != nil {
+				lastSeen = duration.HumanDuration(r.GeneratedAt.Sub(*d.LastSeen)) + " ago"
+			}
+			row = append(row, dashIfEmpty(d.Cluster), strings.Join(signals, ","), lastSeen)
+		}
+		rows = append(rows, row)
+	}
+	return writeTable(w, header, rows)
+}
+
+// PrintClusters writes the clusters like `istioctl proxy-config cluster`; unless all is set, only
+// the egress-relevant ones: external hosts, PassthroughCluster, BlackHoleCluster and egress gateways.
+func PrintClusters(w io.Writer, r Report, all bool) error {
+	header := []string{"SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE", "TLS", "DESTINATION RULE"}
+	gateways := egressGatewayClusters(r)
+	var rows [][]string
+	for _, c := range r.Clusters {
+		if !all && !isEgressCluster(c, gateways) {
+			continue
+		}
+		fqdn, port, subset, dir := c.Host, portString(c.Port), dashIfEmpty(c.Subset), dashIfEmpty(c.Direction)
+		if c.Direction == "" {
+			fqdn = c.Name
+		}
+		rows = append(rows, []string{fqdn, port, subset, dir, dashIfEmpty(c.Type), dashIfEmpty(c.TLS), dashIfEmpty(c.DestinationRule)})
+	}
+	return writeTable(w, header, rows)
+}
+
+// PrintEndpoints writes the cluster hosts like `istioctl proxy-config endpoint`, egress-relevant
+// clusters only unless all is set.
+func PrintEndpoints(w io.Writer, r Report, all bool) error {
+	header := []string{"ENDPOINT", "STATUS", "CLUSTER"}
+	gateways := egressGatewayClusters(r)
+	byName := map[string]Cluster{}
+	for _, c := range r.Clusters {
+		byName[c.Name] = c
+	}
+	var rows [][]string
+	for _, e := range r.Endpoints {
+		c, ok := byName[e.Cluster]
+		if !ok {
+			c = clusterFromName(e.Cluster)
+		}
+		if !all && !isEgressCluster(c, gateways) {
+			continue
+		}
+		rows = append(rows, []string{e.Address, e.Health, e.Cluster})
+	}
+	return writeTable(w, header, rows)
+}
+
+func egressGatewayClusters(r Report) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range r.Destinations {
+		if d.Disposition == DispositionEgressGateway && d.Cluster != "" {
+			out[d.Cluster] = true
+		}
+	}
+	return out
+}
+
+func isEgressCluster(c Cluster, gateways map[string]bool) bool {
+	switch {
+	case c.External, gateways[c.Name]:
+		return true
+	case c.Direction != "":
+		return false
+	}
+	return isPassthroughCluster(c.Name) || c.Name == clusterBlackHole
+}
+
+// writeTable renders a kubectl-like table: borderless, left-aligned, three spaces between
+// columns, no trailing blanks.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	if len(rows) == 0 {
+		_, err := io.WriteString(w, "No resources found.\n")
+		return err
+	}
+	var buf bytes.Buffer
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off, ShowHeader: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowTop: tw.Off, ShowBottom: tw.Off},
+			},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithPadding(tw.Padding{Left: "", Right: "   ", Overwrite: true}),
+		tablewriter.WithTrimSpace(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+	)
+	t.Header(header)
+	for _, r := range rows {
+		if err := t.Append(r); err != nil {
+			return fmt.Errorf("failed to render table: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("failed to render table: %w", err)
+	}
+	var out bytes.Buffer
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		out.WriteString(strings.TrimRight(line, " \n"))
+		out.WriteByte('\n')
+	}
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+func portString(p uint32) string {
+	if p == 0 {
+		return "-"
+	}
+	return strconv.FormatUint(uint64(p), 10)
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
