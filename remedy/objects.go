@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	networking "istio.io/api/networking/v1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Protocol classes as Istio's listeners see them: an HTTP-family port shares the 0.0.0.0:PORT

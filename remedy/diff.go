@@ -1,0 +1,172 @@
+package remedy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// Diff previews the plan: for each object, a unified diff from the live object to what the
+// server would store (a server-side dry-run apply), both without managedFields, resourceVersion,
+// status and the other fields the server writes for itself. Unchanged objects give no hunk.
+func (a *Applier) Diff(ctx context.Context, p *Plan, force bool) (string, error) {
+	objs, err := p.Unstructured()
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for _, u := range objs {
+		gvr, err := gvrFor(u.GetAPIVersion(), u.GetKind())
+		if err != nil {
+			return "", err
+		}
+		res := a.client.Resource(gvr).Namespace(u.GetNamespace())
+		ref := Ref(u.GetKind(), u.GetName())
+		live, err := res.Get(ctx, u.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			live = nil
+		} else if err != nil {
+			return "", fmt.Errorf("failed to read %s in namespace %s: %w", ref, u.GetNamespace(), err)
+		}
+		planned, err := res.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{
+			FieldManager: FieldManager, Force: force, DryRun: []string{metav1.DryRunAll},
+		})
+		if err != nil {
+			return "", fmt.Errorf("failed to dry-run %s in namespace %s: %w", ref, u.GetNamespace(), explainApplyError(err))
+		}
+		before, err := diffText(live)
+		if err != nil {
+			return "", err
+		}
+		after, err := diffText(planned)
+		if err != nil {
+			return "", err
+		}
+		name := u.GetNamespace() + "/" + ref
+		out.WriteString(UnifiedDiff("live/"+name, "planned/"+name, before, after))
+	}
+	return out.String(), nil
+}
+
+func diffText(u *unstructured.Unstructured) (string, error) {
+	if u == nil {
+		return "", nil
+	}
+	b, err := yaml.Marshal(stripServerFields(u).Object)
+	if err != nil {
+		return "", fmt.Errorf("failed to render %s as YAML: %w", Ref(u.GetKind(), u.GetName()), err)
+	}
+	return string(b), nil
+}
+
+// UnifiedDiff is a diff -u of two texts, by line, with three lines of context; "" when equal.
+// Objects are a few dozen lines, so a plain longest-common-subsequence table is enough.
+func UnifiedDiff(fromName, toName, from, to string) string {
+	if from == to {
+		return ""
+	}
+	a, b := splitLines(from), splitLines(to)
+	ops := lineOps(a, b)
+
+	const context = 3
+	var out strings.Builder
+	fmt.Fprintf(&out, "--- %s\n+++ %s\n", fromName, toName)
+	for i := 0; i < len(ops); {
+		if ops[i].kind == ' ' {
+			i++
+			continue
+		}
+		// A hunk runs from `context` lines before the first change to `context` lines after the
+		// last change that is less than 2*context lines from the next one.
+		start := max(i-context, 0)
+		end := i
+		for j := i; j < len(ops); j++ {
+			if ops[j].kind != ' ' {
+				end = j
+			} else if j-end > 2*context {
+				break
+			}
+		}
+		end = min(end+context+1, len(ops))
+		aStart, bStart, aLen, bLen := ops[start].a, ops[start].b, 0, 0
+		for _, op := range ops[start:end] {
+			if op.kind != '+' {
+				aLen++
+			}
+			if op.kind != '-' {
+				bLen++
+			}
+		}
+		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(aStart, aLen), hunkRange(bStart, bLen))
+		for _, op := range ops[start:end] {
+			out.WriteByte(op.kind)
+			out.WriteString(op.text)
+			out.WriteByte('\n')
+		}
+		i = end
+	}
+	return out.String()
+}
+
+type lineOp struct {
+	kind byte // ' ', '-' or '+'
+	text string
+	a, b int // line index in a and b where this op stands
+}
+
+func lineOps(a, b []string) []lineOp {
+	// lcs[i][j] is the length of the longest common subsequence of a[i:] and b[j:].
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var ops []lineOp
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			ops = append(ops, lineOp{' ', a[i], i, j})
+			i++
+			j++
+		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
+			ops = append(ops, lineOp{'+', b[j], i, j})
+			j++
+		default:
+			ops = append(ops, lineOp{'-', a[i], i, j})
+			i++
+		}
+	}
+	return ops
+}
+
+// hunkRange is diff's "start,length", 1-based; an empty range names the line before it.
+func hunkRange(start, length int) string {
+	if length == 0 {
+		return fmt.Sprintf("%d,0", start)
+	}
+	if length == 1 {
+		return fmt.Sprintf("%d", start+1)
+	}
+	return fmt.Sprintf("%d,%d", start+1, length)
+}
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}

@@ -1,0 +1,124 @@
+package remedy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ManagedObject is one object kubectl-egress wrote, as `kubectl egress list` shows it.
+type ManagedObject struct {
+	Kind      string      `json:"kind"`
+	Namespace string      `json:"namespace"`
+	Name      string      `json:"name"`
+	Host      string      `json:"host"`
+	Fix       Fix         `json:"fix"`
+	Created   metav1.Time `json:"created"`
+}
+
+// Ref is the object's kubectl name.
+func (m ManagedObject) Ref() string { return Ref(m.Kind, m.Name) }
+
+// ErrNothingToUndo is returned by Undo when no managed object matches.
+var ErrNothingToUndo = errors.New("no objects managed by kubectl-egress match")
+
+// List returns the objects labelled as managed by kubectl-egress in namespace ("" = all
+// namespaces), sorted by namespace, host and apply order.
+func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, error) {
+	var out []ManagedObject
+	for _, k := range kinds {
+		gvr := a.gvr(k.Kind)
+		list, err := a.client.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{
+			LabelSelector: LabelManagedBy + "=" + ManagedByValue,
+		})
+		if err != nil {
+			where := "all namespaces"
+			if namespace != "" {
+				where = "namespace " + namespace
+			}
+			return nil, fmt.Errorf("failed to list %s in %s: %w", gvr.Resource, where, err)
+		}
+		for _, u := range list.Items {
+			if !isManaged(u.GetLabels()) {
+				continue // a label selector a fake or proxy ignored must not widen what Undo deletes
+			}
+			out = append(out, ManagedObject{
+				Kind: k.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
+				Host: u.GetAnnotations()[AnnotationHost], Fix: Fix(u.GetAnnotations()[AnnotationFix]),
+				Created: u.GetCreationTimestamp(),
+			})
+		}
+	}
+	slices.SortStableFunc(out, func(x, y ManagedObject) int {
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Host, y.Host),
+			cmp.Compare(kindOrder(x.Kind), kindOrder(y.Kind)), cmp.Compare(x.Name, y.Name))
+	})
+	return out, nil
+}
+
+// UndoOptions choose what Undo removes: the objects of Host, or All of them, in Namespace ("" =
+// all namespaces).
+type UndoOptions struct {
+	Namespace string
+	Host      string
+	All       bool
+	DryRun    DryRun
+}
+
+// Undo deletes managed objects only: routing first, the ServiceEntry last, so no route is left
+// pointing at a host the mesh no longer knows. It goes on past a failed delete and reports it.
+func (a *Applier) Undo(ctx context.Context, o UndoOptions) ([]Result, error) {
+	if o.Host == "" && !o.All {
+		return nil, fmt.Errorf("name a host to undo, or ask for all")
+	}
+	if o.DryRun == "" {
+		o.DryRun = DryRunNone
+	}
+	objs, err := a.List(ctx, o.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	objs = slices.DeleteFunc(objs, func(m ManagedObject) bool { return !o.All && m.Host != o.Host })
+	if len(objs) == 0 {
+		what := "host " + o.Host
+		if o.All {
+			what = "any host"
+		}
+		if o.Namespace != "" {
+			what += " in namespace " + o.Namespace
+		}
+		return nil, fmt.Errorf("%w %s", ErrNothingToUndo, what)
+	}
+	slices.SortStableFunc(objs, func(x, y ManagedObject) int {
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Host, y.Host),
+			cmp.Compare(kindOrder(y.Kind), kindOrder(x.Kind)), cmp.Compare(x.Name, y.Name))
+	})
+	var (
+		results []Result
+		failed  []string
+	)
+	for _, m := range objs {
+		if o.DryRun != DryRunClient {
+			opts := metav1.DeleteOptions{}
+			if o.DryRun == DryRunServer {
+				opts.DryRun = []string{metav1.DryRunAll}
+			}
+			err := a.client.Resource(a.gvr(m.Kind)).Namespace(m.Namespace).Delete(ctx, m.Name, opts)
+			if err != nil && !apierrors.IsNotFound(err) {
+				failed = append(failed, fmt.Sprintf("%s in namespace %s: %v", m.Ref(), m.Namespace, err))
+				continue
+			}
+		}
+		results = append(results, Result{Kind: m.Kind, Namespace: m.Namespace, Name: m.Name, Action: ActionDeleted, DryRun: o.DryRun})
+	}
+	if len(failed) > 0 {
+		return results, fmt.Errorf("failed to delete %s", strings.Join(failed, "; "))
+	}
+	return results, nil
+}
