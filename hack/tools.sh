@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the local mesh's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# istiod, kwok) from the Go module proxy, once per version, into a cache outside the checkout so
+# Builds the local mesh's binaries (etcd, kube-apiserver, kube-controller-manager, istiod, kwok,
+# and kubectl where the machine has none) from the Go module proxy, once per version, into a cache outside the checkout so
 # fresh clones reuse them. Prints the directory that holds them.
 set -euo pipefail
 
@@ -10,8 +10,8 @@ K8S_VERSION=v1.34.4
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 ISTIO_VERSION=$(sed -n 's#^\tistio.io/istio \(v[^ ]*\)$#\1#p' "$root/e2e/tools/istiod/go.mod")
-# The binaries' key includes a hash of their wrapper module, so a changed pin rebuilds.
-key() { find "$root/e2e/tools/$1" -name go.mod -o -name main.go | sort | xargs cat | sha256sum | cut -c1-10; }
+# A binary's key hashes its wrapper module's go.mod and its own main.go, so a changed pin rebuilds.
+key() { cat "$root/e2e/tools/${1%%/*}/go.mod" "$root/e2e/tools/$1/main.go" | sha256sum | cut -c1-10; }
 bin="$cache/bin"
 mkdir -p "$bin"
 
@@ -27,10 +27,14 @@ build() { # name version module-dir package
 
 kver="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34"
 build etcd "$ETCD_VERSION-$(key etcd)" "$root/e2e/tools/etcd" .
-cp_key=$(key controlplane)
-for c in kube-apiserver kube-controller-manager kube-scheduler; do
-  build "$c" "$K8S_VERSION-$cp_key" "$root/e2e/tools/controlplane" "./$c" "$kver"
+for c in kube-apiserver kube-controller-manager; do
+  build "$c" "$K8S_VERSION-$(key "controlplane/$c")" "$root/e2e/tools/controlplane" "./$c" "$kver"
 done
+# kubectl comes with the machine; build Kubernetes' own only where there is none.
+if ! command -v kubectl >/dev/null; then
+  build kubectl "$K8S_VERSION-$(key controlplane/kubectl)" "$root/e2e/tools/controlplane" ./kubectl "$kver"
+  ln -sf "kubectl-$K8S_VERSION-$(key controlplane/kubectl)" "$bin/kubectl"
+fi
 build istiod "${ISTIO_VERSION##*-}-$(key istiod)" "$root/e2e/tools/istiod" .
 if [[ ! -x $bin/kwok-$KWOK_VERSION ]]; then
   echo "building kwok $KWOK_VERSION (once)" >&2
@@ -42,7 +46,7 @@ fi
 
 # Stable names for the local mesh.
 ln -sf "etcd-$ETCD_VERSION-$(key etcd)" "$bin/etcd"
-for c in kube-apiserver kube-controller-manager kube-scheduler; do ln -sf "$c-$K8S_VERSION-$cp_key" "$bin/$c"; done
+for c in kube-apiserver kube-controller-manager; do ln -sf "$c-$K8S_VERSION-$(key "controlplane/$c")" "$bin/$c"; done
 ln -sf "istiod-${ISTIO_VERSION##*-}-$(key istiod)" "$bin/istiod"
 ln -sf "kwok-$KWOK_VERSION" "$bin/kwok"
 echo "$bin"

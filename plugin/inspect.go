@@ -1,0 +1,269 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+)
+
+// InspectOptions is `kubectl egress inspect`.
+type InspectOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+
+	Args          []string
+	Namespace     string
+	AllNamespaces bool
+	Selector      string
+	Output        string
+	AdminPort     int
+	AdminURL      string
+	Files         []string
+	Since         time.Duration
+	Concurrency   int
+	MaxBytes      int64
+	AdminTimeout  time.Duration
+	Clusters      bool
+	Endpoints     bool
+	All           bool
+
+	now func() time.Time
+	genericiooptions.IOStreams
+}
+
+// NewInspectOptions returns the defaults.
+func NewInspectOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *InspectOptions {
+	return &InspectOptions{
+		configFlags:  configFlags,
+		AdminPort:    inspect.DefaultAdminPort,
+		Since:        time.Hour,
+		Concurrency:  8,
+		MaxBytes:     inspect.DefaultCaps.MaxBytes,
+		AdminTimeout: inspect.DefaultCaps.Timeout,
+		now:          time.Now,
+		IOStreams:    streams,
+	}
+}
+
+// NewCmdInspect returns `kubectl egress inspect`.
+func NewCmdInspect(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewInspectOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:   "inspect [POD | TYPE/NAME] [-l SELECTOR] [-n NAMESPACE | -A]",
+		Short: "Report every external destination of pods' sidecars and how the proxy treats it",
+		Long: `Inspect reads each sidecar's Envoy admin API through a port-forward (clusters, listeners,
+endpoints, stats) and its access log, and reports every external destination by host, port and
+protocol with its disposition: passthrough, blocked, registered, tls-origination, egress-gateway
+or bypassed, and the fix it recommends.`,
+		Example: `  # Every external destination in the mesh
+  kubectl egress inspect -A
+
+  # One workload, as JSON
+  kubectl egress inspect deploy/shop -n demo-passthrough -o json
+
+  # The clusters of one pod's sidecar, egress-focused, like istioctl proxy-config cluster
+  kubectl egress inspect shop-7d9c4-x2x7q --clusters
+
+  # Saved outputs, no cluster needed (config dump, /clusters, /stats/prometheus, access logs)
+  kubectl egress inspect --file ./captures/
+
+  # A reachable Envoy admin API
+  kubectl egress inspect --admin-url http://127.0.0.1:15000`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "Inspect pods in every namespace")
+	fs.StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector for the pods (e.g. app=shop)")
+	fs.StringVarP(&o.Output, "output", "o", o.Output, "Output format: wide, json or yaml (default: table)")
+	fs.IntVar(&o.AdminPort, "admin-port", o.AdminPort, "Envoy admin port in the pod (proxyAdminPort)")
+	fs.StringVar(&o.AdminURL, "admin-url", o.AdminURL, "Read this Envoy admin API (http://HOST:PORT) instead of a pod")
+	fs.StringArrayVar(&o.Files, "file", o.Files, "Read saved admin outputs and access logs (file or directory; repeatable) instead of a pod")
+	fs.DurationVar(&o.Since, "since", o.Since, "Read access logs this far back")
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Pods inspected at once")
+	fs.Int64Var(&o.MaxBytes, "max-bytes", o.MaxBytes, "Largest admin response read from one sidecar")
+	fs.DurationVar(&o.AdminTimeout, "admin-timeout", o.AdminTimeout, "Longest wait for one admin response")
+	fs.BoolVar(&o.Clusters, "clusters", o.Clusters, "Print the sidecars' clusters instead of destinations")
+	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
+	fs.BoolVar(&o.All, "all", o.All, "With --clusters or --endpoints: every cluster, not only egress ones")
+	return cmd
+}
+
+// Complete fills the namespace from the kubeconfig and keeps the positional args.
+func (o *InspectOptions) Complete(args []string) error {
+	o.Args = args
+	if o.offline() {
+		return nil
+	}
+	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return err
+	}
+	o.Namespace = ns
+	return nil
+}
+
+func (o *InspectOptions) offline() bool { return len(o.Files) > 0 || o.AdminURL != "" }
+
+// Validate checks flags that do not go together.
+func (o *InspectOptions) Validate() error {
+	switch o.Output {
+	case "", "wide", "json", "yaml":
+	default:
+		return fmt.Errorf("unknown output format %q: use wide, json or yaml", o.Output)
+	}
+	if len(o.Files) > 0 && o.AdminURL != "" {
+		return fmt.Errorf("--file and --admin-url do not go together: pick one source")
+	}
+	if o.offline() && (len(o.Args) > 0 || o.AllNamespaces || o.Selector != "") {
+		return fmt.Errorf("--file and --admin-url read one proxy: drop the pod, -l and -A arguments")
+	}
+	if o.Clusters && o.Endpoints {
+		return fmt.Errorf("--clusters and --endpoints do not go together: pick one")
+	}
+	if o.All && !o.Clusters && !o.Endpoints {
+		return fmt.Errorf("--all goes with --clusters or --endpoints")
+	}
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, not %d", o.Concurrency)
+	}
+	if o.MaxBytes < 1024 {
+		return fmt.Errorf("--max-bytes must be at least 1024, not %d", o.MaxBytes)
+	}
+	if o.AdminPort < 1 || o.AdminPort > 65535 {
+		return fmt.Errorf("--admin-port must be a port number, not %d", o.AdminPort)
+	}
+	return nil
+}
+
+func (o *InspectOptions) caps() inspect.Caps {
+	return inspect.Caps{MaxBytes: o.MaxBytes, Timeout: o.AdminTimeout}
+}
+
+// Run reads the sources, builds the report and prints it. Pods that could not be read are
+// reported on stderr and make the run partial.
+func (o *InspectOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	reports, skipped, err := o.collect(ctx)
+	if err != nil {
+		return err
+	}
+	report := inspect.Aggregate(reports)
+	report.Skipped = skipped
+	if err := o.print(report); err != nil {
+		return err
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(o.ErrOut, "skipped pod %s: %s\n", s.Pod.Key(), s.Reason)
+	}
+	failed := 0
+	for _, p := range report.Pods {
+		for _, e := range p.Errors {
+			fmt.Fprintf(o.ErrOut, "warning: %s\n", e)
+		}
+		if len(p.Errors) > 0 {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%w: %d of %d pods", ErrPartial, failed, len(report.Pods))
+	}
+	return nil
+}
+
+func (o *InspectOptions) collect(ctx context.Context) ([]inspect.PodReport, []inspect.Skipped, error) {
+	now := o.now()
+	switch {
+	case len(o.Files) > 0:
+		src, closeFn, err := inspect.OpenFiles(o.Files, o.caps())
+		if err != nil {
+			return nil, nil, err
+		}
+		defer closeFn()
+		rep, err := inspect.Inspect(src, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []inspect.PodReport{rep}, nil, nil
+	case o.AdminURL != "":
+		src := inspect.Sources{Pod: inspect.Pod{Name: o.AdminURL}}
+		inspect.ReadAdmin(ctx, &inspect.HTTPAdmin{Base: o.AdminURL, Caps: o.caps(), Client: http.DefaultClient}, &src)
+		if len(src.Errors) > 0 && src.ConfigDump == nil && src.Listeners == nil && src.Clusters == nil && src.Stats == nil {
+			return nil, nil, fmt.Errorf("cannot read the Envoy admin API at %s: %v", o.AdminURL, src.Errors[0])
+		}
+		rep, err := inspect.Inspect(src, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []inspect.PodReport{rep}, nil, nil
+	}
+	config, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, nil, err
+	}
+	targets, err := inspect.ResolveTargets(ctx, o.configFlags, client, inspect.TargetQuery{
+		Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	fetcher := &inspect.Fetcher{
+		Forwarder: &inspect.PortForwarder{Config: config, Client: client},
+		Client:    client, AdminPort: o.AdminPort, Caps: o.caps(), Since: o.Since,
+	}
+	reports := inspect.InspectPods(ctx, fetcher, targets.Pods, o.Concurrency, now, o.progress(len(targets.Pods)))
+	return reports, targets.Skipped, nil
+}
+
+// progress draws "inspecting N/M pods" on stderr when it is a terminal, and nothing otherwise.
+func (o *InspectOptions) progress(total int) inspect.Progress {
+	f, ok := o.ErrOut.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || total < 2 {
+		return nil
+	}
+	return func(done, total int) {
+		fmt.Fprintf(f, "\rinspecting sidecars: %d/%d pods", done, total)
+		if done == total {
+			fmt.Fprint(f, "\r"+strings.Repeat(" ", 40)+"\r")
+		}
+	}
+}
+
+func (o *InspectOptions) print(r inspect.Report) error {
+	var w io.Writer = o.Out
+	switch {
+	case o.Output == "json":
+		return inspect.PrintJSON(w, r)
+	case o.Output == "yaml":
+		return inspect.PrintYAML(w, r)
+	case o.Clusters:
+		return inspect.PrintClusters(w, r, o.All)
+	case o.Endpoints:
+		return inspect.PrintEndpoints(w, r, o.All)
+	}
+	return inspect.PrintTable(w, r, o.Output == "wide")
+}
