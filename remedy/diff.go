@@ -142,12 +142,13 @@ func lineOps(a, b []string) []lineOp {
 			ops = append(ops, lineOp{' ', a[i], i, j})
 			i++
 			j++
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, lineOp{'+', b[j], i, j})
-			j++
-		default:
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
+			// Deletions before insertions, as diff -u prints them.
 			ops = append(ops, lineOp{'-', a[i], i, j})
 			i++
+		default:
+			ops = append(ops, lineOp{'+', b[j], i, j})
+			j++
 		}
 	}
 	return ops
