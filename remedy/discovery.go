@@ -10,6 +10,7 @@ import (
 )
 
 // ErrIstioCRDsAbsent is returned when the cluster serves no networking.istio.io ServiceEntries.
+//
 //lint:ignore ST1005 Istio is a proper name and the message is the one users see.
 var ErrIstioCRDsAbsent = errors.New("Istio CRDs are not installed in this cluster")
 
