@@ -31,7 +31,6 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 	configFlags.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(NewCmdVersion(streams))
 	cmd.AddCommand(NewCmdCompletion(streams))
-	cmd.AddCommand(NewCmdCompletion(streams))
 	cmd.AddCommand(NewCmdInspect(configFlags, streams))
 	return cmd
 }
