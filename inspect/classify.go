@@ -250,6 +250,17 @@ func (c *classifier) isExternalHost(h string) bool {
 	return h != "" && h != hostUnknown && !isMeshInternalHost(h)
 }
 
+// isGatewayCluster reports whether a mesh-internal cluster is an egress gateway: the config routes
+// an external host to it, or, without config, its service is named like one.
+func (c *classifier) isGatewayCluster(cluster, host string) bool {
+	for k, a := range c.dests {
+		if k.disp == DispositionEgressGateway && a.d.Cluster == cluster {
+			return true
+		}
+	}
+	return len(c.cfg.clusters) == 0 && strings.Contains(host, "egressgateway")
+}
+
 // addAccessLog maps one access-log entry to a destination; inbound and mesh-internal traffic is ignored.
 func (c *classifier) addAccessLog(e *AccessLogEntry) {
 	cluster := e.UpstreamCluster
@@ -291,7 +302,7 @@ func (c *classifier) addAccessLog(e *AccessLogEntry) {
 		} else if cl := c.cfg.clusters[cluster]; cl != nil && cl.External || cl == nil && !isMeshInternalHost(p.host) {
 			a = c.dest(p.host, p.port, DispositionRegistered)
 			a.d.Cluster = cluster
-		} else if c.isExternalHost(named) && named != p.host {
+		} else if c.isGatewayCluster(cluster, p.host) && c.isExternalHost(named) && named != p.host && !strings.HasPrefix(p.host, named+".") {
 			port := origPort
 			if port == 0 {
 				port = p.port

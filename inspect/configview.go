@@ -21,6 +21,8 @@ type configView struct {
 	clusters map[string]*Cluster // by name
 	// endpoints from EDS and inline load assignments, for when /clusters was not read.
 	endpoints []Endpoint
+	// mtlsEndpoints says, per cluster with endpoints, whether any endpoint is labelled tlsMode=istio.
+	mtlsEndpoints map[string]bool
 	// mode is the effective outbound mode; modeSource says where it came from.
 	mode, modeSource  string
 	haveListeners     bool
@@ -38,7 +40,7 @@ type hostRoute struct {
 }
 
 func newConfigView(pc *ProxyConfig) *configView {
-	v := &configView{clusters: map[string]*Cluster{}}
+	v := &configView{clusters: map[string]*Cluster{}, mtlsEndpoints: map[string]bool{}}
 	for _, c := range pc.Clusters {
 		cl := describeCluster(c)
 		v.clusters[cl.Name] = &cl
@@ -53,6 +55,17 @@ func newConfigView(pc *ProxyConfig) *configView {
 			v.clusters[name] = &cl
 		}
 		v.addEndpoints(name, e.GetEndpoints())
+	}
+	for name, cl := range v.clusters {
+		// Auto mTLS applies per endpoint: only those labelled tlsMode=istio get Istio's mTLS.
+		if cl.TLS == "AUTO_ISTIO_MUTUAL" {
+			switch mtls, known := v.mtlsEndpoints[name]; {
+			case known && mtls:
+				cl.TLS = "ISTIO_MUTUAL"
+			case known:
+				cl.TLS = ""
+			}
+		}
 	}
 	for _, l := range pc.Listeners {
 		v.addListener(l)
@@ -150,6 +163,8 @@ func autoSNI(c *clusterv3.Cluster) bool {
 func (v *configView) addEndpoints(cluster string, les []*endpointv3.LocalityLbEndpoints) {
 	for _, le := range les {
 		for _, lb := range le.GetLbEndpoints() {
+			md := lb.GetMetadata().GetFilterMetadata()["envoy.transport_socket_match"]
+			v.mtlsEndpoints[cluster] = v.mtlsEndpoints[cluster] || md.GetFields()["tlsMode"].GetStringValue() == "istio"
 			addr := addressString(lb.GetEndpoint().GetAddress())
 			if addr == "" {
 				continue
