@@ -187,6 +187,9 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result,
 	if o.DryRun == "" {
 		o.DryRun = DryRunNone
 	}
+	if err := a.checkServed(p); err != nil {
+		return nil, err
+	}
 	objs, err := p.Unstructured()
 	if err != nil {
 		return nil, err
@@ -239,6 +242,17 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result,
 		})
 	}
 	return results, nil
+}
+
+// checkServed refuses a plan written for a newer networking.istio.io version than the cluster
+// serves, which the API server would answer with a bare "not found".
+func (a *Applier) checkServed(p *Plan) error {
+	rank := map[string]int{NetworkingV1alpha3: 1, NetworkingV1beta1: 2, NetworkingV1: 3}
+	if rank[p.APIVersion] > rank[a.apiVersion] {
+		return fmt.Errorf("the plan for %s is written as %s but this cluster serves %s at most (Istio older than 1.22): "+
+			"plan with Target.APIVersion set to the cluster's version", p.Host, p.APIVersion, a.apiVersion)
+	}
+	return nil
 }
 
 // explainApplyError adds the way out to a server-side apply conflict.

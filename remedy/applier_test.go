@@ -306,6 +306,11 @@ func TestApplyAsV1beta1(t *testing.T) {
 	if _, err := a.Apply(context.Background(), p, ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	v1Plan, _ := PlanRegister(Target{Host: "httpbin.org", Namespace: "demo", APIVersion: NetworkingV1},
+		RegisterOptions{Ports: []Port{{443, "TLS"}}}, Existing{})
+	if _, err := a.Apply(context.Background(), v1Plan, ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "serves networking.istio.io/v1beta1 at most") {
+		t.Errorf("a v1 plan on a v1beta1 cluster: %v", err)
+	}
 	gvr := schema.GroupVersionResource{Group: NetworkingGroup, Version: "v1beta1", Resource: "serviceentries"}
 	if _, err := client.Resource(gvr).Namespace("demo").Get(context.Background(), "egress-httpbin-org", metav1.GetOptions{}); err != nil {
 		t.Errorf("ServiceEntry not written as v1beta1: %v", err)

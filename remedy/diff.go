@@ -15,6 +15,9 @@ import (
 // server would store (a server-side dry-run apply), both without managedFields, resourceVersion,
 // status and the other fields the server writes for itself. Unchanged objects give no hunk.
 func (a *Applier) Diff(ctx context.Context, p *Plan, force bool) (string, error) {
+	if err := a.checkServed(p); err != nil {
+		return "", err
+	}
 	objs, err := p.Unstructured()
 	if err != nil {
 		return "", err
