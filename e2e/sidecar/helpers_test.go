@@ -112,6 +112,9 @@ func (o *offlineSidecar) accessLogLines(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	var out []string
+	if len(b) == 0 {
+		return nil
+	}
 	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		parts := strings.SplitN(l, " ", 4)
 		if len(parts) != 4 || parts[2] != "F" {
