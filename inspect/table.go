@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -68,7 +69,7 @@ func printDestinations(w io.Writer, r Report, wide bool) error {
 			}
 			lastSeen := "-"
 			if d.LastSeen != nil {
-				lastSeen = duration.HumanDuration(r.GeneratedAt.Sub(*d.LastSeen)) + " ago"
+				lastSeen = duration.HumanDuration(r.GeneratedAt.Sub(*d.LastSeen))
 			}
 			row = append(row, dashIfEmpty(d.Cluster), strings.Join(signals, ","), lastSeen)
 		}
@@ -83,6 +84,7 @@ func PrintClusters(w io.Writer, r Report, all bool) error {
 	header := []string{"SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE", "TLS", "DESTINATION RULE"}
 	gateways := egressGatewayClusters(r)
 	var rows [][]string
+	var ports []uint32
 	for _, c := range r.Clusters {
 		if !all && !isEgressCluster(c, gateways) {
 			continue
@@ -92,7 +94,28 @@ func PrintClusters(w io.Writer, r Report, all bool) error {
 			fqdn = c.Name
 		}
 		rows = append(rows, []string{fqdn, port, subset, dir, dashIfEmpty(c.Type), dashIfEmpty(c.TLS), dashIfEmpty(c.DestinationRule)})
+		ports = append(ports, c.Port)
 	}
+	// istioctl's order: by FQDN, then port, then subset.
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ra, rb := rows[idx[a]], rows[idx[b]]
+		if ra[0] != rb[0] {
+			return ra[0] < rb[0]
+		}
+		if ports[idx[a]] != ports[idx[b]] {
+			return ports[idx[a]] < ports[idx[b]]
+		}
+		return ra[2] < rb[2]
+	})
+	sorted := make([][]string, len(rows))
+	for i, j := range idx {
+		sorted[i] = rows[j]
+	}
+	rows = sorted
 	return writeTable(w, header, rows)
 }
 
@@ -143,8 +166,8 @@ func isEgressCluster(c Cluster, gateways map[string]bool) bool {
 // columns, no trailing blanks.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
 	if len(rows) == 0 {
-		_, err := io.WriteString(w, "No resources found.\n")
-		return err
+		// Like kubectl, an empty list prints nothing on stdout; the caller says so on stderr.
+		return nil
 	}
 	var buf bytes.Buffer
 	t := tablewriter.NewTable(&buf,

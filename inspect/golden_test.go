@@ -1,0 +1,103 @@
+package inspect
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// goldenReport is a two-pod report over real istiod dumps plus synthetic traffic: one pod behind
+// TLS origination with passthrough traffic, one behind an egress gateway under REGISTRY_ONLY.
+func goldenReport(t testing.TB) Report {
+	t.Helper()
+	web := Pod{Namespace: "shop", Name: "web-0", Workload: "deploy/web", Annotations: map[string]string{annotationExcludeOutboundPorts: "3306"}}
+	a, err := Inspect(Sources{
+		Pod:        curlPod,
+		ConfigDump: readFile(t, "../fixtures/samples/istiod/tls-origination.json"),
+		AccessLog:  strings.NewReader(e2eAccessLog),
+		Stats:      []byte(e2eStats),
+		Clusters:   []byte(e2eClusters),
+	}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Inspect(Sources{
+		Pod:        web,
+		ConfigDump: readFile(t, "../fixtures/samples/istiod/egress-gateway-tlsmode.json"),
+		AccessLog: strings.NewReader(`[2024-05-01T11:40:00.000Z] "- - -" 0 - - - "-" 700 9000 50 - "-" "-" "-" "-" "10.1.0.9:8443" outbound|443|cnn|istio-egressgateway.istio-system.svc.cluster.local 10.0.0.2:1 151.101.1.67:443 10.0.0.2:2 edition.cnn.com -
+[2024-05-01T11:45:00.000Z] "- - -" 0 - - - "-" 517 4000 50 - "-" "-" "-" "-" "1.2.3.4:443" PassthroughCluster 10.0.0.2:3 1.2.3.4:443 10.0.0.2:4 api.stripe.com -
+`),
+		Errors: []error{os.ErrDeadlineExceeded},
+	}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Aggregate([]PodReport{b, a})
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	r := goldenReport(t)
+	tests := []struct {
+		name  string
+		print func(*bytes.Buffer) error
+	}{
+		{"report_output.table", func(w *bytes.Buffer) error { return PrintReport(w, r, FormatTable) }},
+		{"report_output.wide", func(w *bytes.Buffer) error { return PrintReport(w, r, FormatWide) }},
+		{"report_output.json", func(w *bytes.Buffer) error { return PrintReport(w, r, FormatJSON) }},
+		{"report_output.yaml", func(w *bytes.Buffer) error { return PrintReport(w, r, FormatYAML) }},
+		{"clusters_output.table", func(w *bytes.Buffer) error { return PrintClusters(w, r, false) }},
+		{"clusters_all_output.table", func(w *bytes.Buffer) error { return PrintClusters(w, r, true) }},
+		{"endpoints_output.table", func(w *bytes.Buffer) error { return PrintEndpoints(w, r, false) }},
+		{"empty_output.table", func(w *bytes.Buffer) error { return PrintReport(w, Aggregate(nil), FormatTable) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.print(&buf); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tt.name)
+			if *update {
+				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./inspect -update)", err)
+			}
+			if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+				t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+			}
+		})
+	}
+}
+
+func TestOutputIsDeterministic(t *testing.T) {
+	var first string
+	for i := 0; i < 5; i++ {
+		var buf bytes.Buffer
+		if err := PrintReport(&buf, goldenReport(t), FormatJSON); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = buf.String()
+		} else if buf.String() != first {
+			t.Fatal("two runs over the same input printed different JSON")
+		}
+	}
+}
+
+func TestPrintReportUnknownFormat(t *testing.T) {
+	err := PrintReport(&bytes.Buffer{}, Report{}, "xml")
+	if err == nil || err.Error() != `unknown output format "xml": use one of wide|json|yaml` {
+		t.Errorf("err = %v", err)
+	}
+}
