@@ -95,7 +95,7 @@ func TestRouteSamples(t *testing.T) {
 			name:   "registry only with an 80 listener: block_all direct response 502",
 			sample: "registry-only-http80.json",
 			call:   call(SchemeHTTP, "example.com", 80),
-			want: routed{Listener: "0.0.0.0_80", HTTP: true, Route: "block_all", Code: 502, Flags: "-", Details: "direct_response"},
+			want:   routed{Listener: "0.0.0.0_80", HTTP: true, Route: "block_all", Code: 502, Flags: "-", Details: "direct_response"},
 		},
 		{
 			name:   "registry only with an 80 listener: TLS on port 80 falls to the PassthroughFilterChain, which blackholes",
@@ -151,7 +151,7 @@ func TestRouteSamples(t *testing.T) {
 			sample: "egress-gateway.json",
 			call:   call(SchemeHTTPS, "edition.cnn.com", 443),
 			want: routed{Listener: "0.0.0.0_443", SNI: "edition.cnn.com",
-				Cluster: "outbound|443|cnn|istio-egressgateway.istio-system.svc.cluster.local",
+				Cluster:      "outbound|443|cnn|istio-egressgateway.istio-system.svc.cluster.local",
 				UpstreamHost: "10.0.0.2:8443", Flags: "-", Details: "-"},
 		},
 		{

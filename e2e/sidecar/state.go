@@ -39,10 +39,8 @@ type xdsState struct {
 	versions map[string]string
 	order    map[string][]string // names in arrival order, per type
 	entries  map[string]map[string]*entry
-	// generation counts accepted changes; a cached snapshot is valid for one generation.
+	// generation counts accepted changes.
 	generation uint64
-	cached     *Snapshot
-	cachedGen  uint64
 }
 
 func newXDSState() *xdsState {
@@ -125,15 +123,11 @@ func (st *xdsState) pruneLocked(typeURL string, subscribed map[string]bool) {
 	st.order[typeURL] = order
 }
 
-// snapshot parses the current state. The result is shared and must not be modified.
+// snapshot parses the current state. It is not cached: with hundreds of proxies in one
+// process the parsed form would dominate memory, and parsing one proxy's config takes
+// well under a millisecond.
 func (st *xdsState) snapshot() (*Snapshot, error) {
 	st.mu.RLock()
-	if st.cached != nil && st.cachedGen == st.generation {
-		s := st.cached
-		st.mu.RUnlock()
-		return s, nil
-	}
-	gen := st.generation
 	raw := map[string][]*entry{}
 	versions := map[string]string{}
 	for t, names := range st.order {
@@ -143,26 +137,7 @@ func (st *xdsState) snapshot() (*Snapshot, error) {
 		versions[t] = st.versions[t]
 	}
 	st.mu.RUnlock()
-
-	s, err := newSnapshot(raw, versions)
-	if err != nil {
-		return nil, err
-	}
-	st.mu.Lock()
-	// Keep only while the config is unchanged; with hundreds of proxies in one process the
-	// parsed form is the expensive part, so it is not kept once stale.
-	if st.generation == gen {
-		st.cached, st.cachedGen = s, gen
-	}
-	st.mu.Unlock()
-	return s, nil
-}
-
-// dropCache frees the parsed snapshot (called after a replay in large fleets).
-func (st *xdsState) dropCache() {
-	st.mu.Lock()
-	st.cached = nil
-	st.mu.Unlock()
+	return newSnapshot(raw, versions)
 }
 
 // Snapshot is a parsed, immutable view of a proxy's xDS config.
