@@ -49,6 +49,10 @@ type classifier struct {
 	ipHost map[string]string // original destination IP:port → host named by SNI or Host
 	// clusterDest is the destination a cluster of the config serves.
 	clusterDest map[string]destKey
+	// gatewayClusters are the clusters the config routes external hosts to (egress gateways).
+	gatewayClusters map[string]bool
+	// configByHost indexes the config's destinations by host, for port-less metrics.
+	configByHost map[string][]destKey
 }
 
 // Inspect parses one pod's sources and classifies its outbound traffic. Sources that fail to
@@ -83,7 +87,8 @@ func Inspect(src Sources, now time.Time) (PodReport, error) {
 		}
 		pc.Merge(p)
 	}
-	c := &classifier{pod: pod, cfg: newConfigView(pc), dests: map[destKey]*destAcc{}, ipHost: map[string]string{}, clusterDest: map[string]destKey{}}
+	c := &classifier{pod: pod, cfg: newConfigView(pc), dests: map[destKey]*destAcc{}, ipHost: map[string]string{},
+		clusterDest: map[string]destKey{}, gatewayClusters: map[string]bool{}, configByHost: map[string][]destKey{}}
 	c.addConfig()
 
 	var info ServerInfo
@@ -242,6 +247,12 @@ func (c *classifier) addConfig() {
 		a.signals[SignalConfig] = true
 		a.d.Cluster, a.d.Gateway = r.cluster, target.host
 		a.setProtocol(r.protocol)
+		c.gatewayClusters[r.cluster] = true
+	}
+	for _, k := range c.sortedKeys() {
+		if k.disp != DispositionEgressGateway {
+			c.configByHost[k.host] = append(c.configByHost[k.host], k)
+		}
 	}
 }
 
@@ -253,10 +264,8 @@ func (c *classifier) isExternalHost(h string) bool {
 // isGatewayCluster reports whether a mesh-internal cluster is an egress gateway: the config routes
 // an external host to it, or, without config, its service is named like one.
 func (c *classifier) isGatewayCluster(cluster, host string) bool {
-	for k, a := range c.dests {
-		if k.disp == DispositionEgressGateway && a.d.Cluster == cluster {
-			return true
-		}
+	if c.gatewayClusters[cluster] {
+		return true
 	}
 	return len(c.cfg.clusters) == 0 && strings.Contains(host, "egressgateway")
 }
@@ -446,11 +455,8 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 	// A registered host: metrics carry no port, so prefer the destination whose protocol matches.
 	wantHTTP := s.Name == metricRequests
 	var best *destAcc
-	for _, k := range c.sortedKeys() {
+	for _, k := range c.configByHost[host] {
 		a := c.dests[k]
-		if k.host != host || !a.signals[SignalConfig] || k.disp == DispositionEgressGateway {
-			continue
-		}
 		isHTTP := a.d.Protocol == "HTTP"
 		if best == nil || isHTTP == wantHTTP && (best.d.Protocol == "HTTP") != wantHTTP {
 			best = a

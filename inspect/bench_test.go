@@ -1,0 +1,108 @@
+package inspect
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// syntheticDump is a snake_case config dump with n external ServiceEntry clusters (half with TLS
+// origination), the special clusters, and a virtualOutbound listener.
+func syntheticDump(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump","dynamic_active_clusters":[`)
+	b.WriteString(`{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"PassthroughCluster","type":"ORIGINAL_DST"}},`)
+	b.WriteString(`{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"BlackHoleCluster","type":"STATIC"}}`)
+	for i := 0; i < n; i++ {
+		host := fmt.Sprintf("api%d.example.com", i)
+		port := 443
+		ts := ""
+		if i%2 == 0 {
+			port = 80
+			ts = `,"transport_socket":{"name":"envoy.transport_sockets.tls","typed_config":{"@type":"type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext","sni":"` + host + `"}}`
+		}
+		fmt.Fprintf(&b, `,{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"outbound|%d||%s","type":"STRICT_DNS",`+
+			`"load_assignment":{"cluster_name":"outbound|%d||%s","endpoints":[{"lb_endpoints":[{"endpoint":{"address":{"socket_address":{"address":"%s","port_value":443}}}}]}]},`+
+			`"metadata":{"filter_metadata":{"istio":{"external":true,"services":[{"host":"%s","name":"%s","namespace":"shop"}]}}},`+
+			`"filters":[{"name":"istio.metadata_exchange","typed_config":{"@type":"type.googleapis.com/udpa.type.v1.TypedStruct","type_url":"type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange","value":{"protocol":"istio-peer-exchange"}}}]%s}}`,
+			port, host, port, host, host, host, host, ts)
+	}
+	b.WriteString(`]},{"@type":"type.googleapis.com/envoy.admin.v3.ListenersConfigDump","dynamic_listeners":[{"name":"virtualOutbound","active_state":{"listener":{"@type":"type.googleapis.com/envoy.config.listener.v3.Listener","name":"virtualOutbound","filter_chains":[{"filters":[{"name":"envoy.filters.network.tcp_proxy","typed_config":{"@type":"type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy","stat_prefix":"PassthroughCluster","cluster":"PassthroughCluster"}}]}]}}}]}]}`)
+	return []byte(b.String())
+}
+
+// syntheticAccessLog is n lines mixing passthrough TLS, passthrough HTTP, traffic to the registered
+// TLS clusters of syntheticDump(clusters), and internal traffic.
+func syntheticAccessLog(n, clusters int) []byte {
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		ts := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&b, `[%s] "- - -" 0 - - - "-" 517 4000 12 - "-" "-" "-" "-" "1.2.%d.%d:443" PassthroughCluster 10.0.0.1:4000 1.2.%d.%d:443 10.0.0.1:3999 host%d.example.net -`+"\n", ts, i%200, i%250, i%200, i%250, i%500)
+		case 1:
+			fmt.Fprintf(&b, `[%s] "GET /v1/items HTTP/1.1" 200 - via_upstream - "-" 0 1200 8 7 "-" "client/1.0" "id-%d" "plain%d.example.org" "3.3.3.%d:80" PassthroughCluster 10.0.0.1:4001 3.3.3.%d:80 10.0.0.1:3998 - allow_any`+"\n", ts, i, i%50, i%250, i%250)
+		case 2:
+			fmt.Fprintf(&b, `[%s] "- - -" 0 - - - "-" 800 9000 30 - "-" "-" "-" "-" "52.1.1.1:443" outbound|443||api%d.example.com 10.0.0.1:4002 52.1.1.1:443 10.0.0.1:3997 api%d.example.com -`+"\n", ts, 2*(i%(clusters/2))+1, 2*(i%(clusters/2))+1)
+		default:
+			fmt.Fprintf(&b, `[%s] "GET /health HTTP/1.1" 200 - via_upstream - "-" 0 2 1 1 "-" "kube-probe" "id" "web.shop:80" "10.1.0.5:8080" outbound|80||web.shop.svc.cluster.local 10.0.0.1:4003 10.96.0.10:80 10.0.0.1:3996 - default`+"\n", ts)
+		}
+	}
+	return b.Bytes()
+}
+
+func BenchmarkInspect(b *testing.B) {
+	dump := syntheticDump(1000)
+	log := syntheticAccessLog(100_000, 1000)
+	b.SetBytes(int64(len(dump) + len(log)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: dump, AccessLog: bytes.NewReader(log)}, testNow)
+		if err != nil || len(rep.Destinations) < 1000 {
+			b.Fatalf("err %v, %d destinations", err, len(rep.Destinations))
+		}
+	}
+}
+
+func BenchmarkParseConfigDump(b *testing.B) {
+	dump := syntheticDump(1000)
+	b.SetBytes(int64(len(dump)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseConfigDump(dump); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkScanAccessLog(b *testing.B) {
+	log := syntheticAccessLog(100_000, 1000)
+	b.SetBytes(int64(len(log)))
+	b.ReportAllocs()
+	for b.Loop() {
+		counts, err := ScanAccessLog(bytes.NewReader(log), func(*AccessLogEntry) {})
+		if err != nil || counts.Entries != 100_000 {
+			b.Fatalf("err %v, counts %+v", err, counts)
+		}
+	}
+}
+
+func TestSyntheticInputsClassify(t *testing.T) {
+	rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: syntheticDump(10), AccessLog: bytes.NewReader(syntheticAccessLog(40, 10))}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[Disposition]int{}
+	for _, d := range rep.Destinations {
+		counts[d.Disposition]++
+	}
+	if counts[DispositionTLSOrigination] != 5 || counts[DispositionRegistered] != 5 || counts[DispositionPassthrough] == 0 {
+		t.Errorf("dispositions = %v", counts)
+	}
+	if rep.Facts.AccessLog.Entries != 40 {
+		t.Errorf("access log = %+v", rep.Facts.AccessLog)
+	}
+}
