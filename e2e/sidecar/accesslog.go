@@ -173,10 +173,6 @@ func render(al *accesslogv3.AccessLog, r *logRecord) (line, stream string, ok bo
 		line = formatJSON(lf.GetJsonFormat(), r)
 	case lf.GetTextFormatSource() != nil:
 		line = formatText(lf.GetTextFormatSource().GetInlineString(), r)
-	case fl.GetFormat() != "":
-		line = formatText(fl.GetFormat(), r)
-	case fl.GetJsonFormat() != nil:
-		line = formatJSON(fl.GetJsonFormat(), r)
 	default:
 		line = formatText(envoyDefaultFormat, r)
 	}

@@ -191,7 +191,6 @@ func TestADSSubscribesLikeEnvoy(t *testing.T) {
 	f, addr := newFakeIstiod(t, loadSample(t, "egress-gateway.json"))
 	s, logPath := startLive(t, addr, []Call{call(SchemeHTTPS, "edition.cnn.com", 443)})
 
-	reqs := f.log()
 	eds := "[outbound|443|cnn|istio-egressgateway.istio-system.svc.cluster.local outbound|443||istio-egressgateway.istio-system.svc.cluster.local outbound|443||kubernetes.default.svc.cluster.local outbound|80|cnn|istio-egressgateway.istio-system.svc.cluster.local outbound|80||istio-egressgateway.istio-system.svc.cluster.local]"
 	want := []string{
 		"CDS names=[] version= nonce= node=true",
@@ -204,7 +203,7 @@ func TestADSSubscribesLikeEnvoy(t *testing.T) {
 		"RDS names=[80] version=2026-11-21T10:00:00Z/1 nonce=RDS-4 node=false",
 	}
 	waitFor(t, "all ACKs", func() bool { return len(f.log()) >= len(want) })
-	reqs = f.log()
+	reqs := f.log()
 	if got := strings.Join(reqs[:len(want)], "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
