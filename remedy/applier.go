@@ -45,14 +45,6 @@ func NewApplier(client dynamic.Interface, d discovery.DiscoveryInterface) (*Appl
 // APIVersion is the networking.istio.io version to plan with (Target.APIVersion).
 func (a *Applier) APIVersion() string { return a.apiVersion }
 
-func (a *Applier) resource(kind string) (dynamic.NamespaceableResourceInterface, error) {
-	gvr, err := gvrFor(a.apiVersion, kind)
-	if err != nil {
-		return nil, err
-	}
-	return a.client.Resource(gvr), nil
-}
-
 // Existing reads what the guards compare a plan with: ServiceEntries and Services of every
 // namespace (only namespace's when listing all is forbidden, with a warning), and the
 // DestinationRules, VirtualServices and Gateways of namespace.
