@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -169,7 +168,6 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 		return err
 	}
 	report := inspect.Aggregate(reports)
-	report.Skipped = skipped
 	if err := o.print(report); err != nil {
 		return err
 	}
@@ -254,16 +252,13 @@ func (o *InspectOptions) progress(total int) inspect.Progress {
 }
 
 func (o *InspectOptions) print(r inspect.Report) error {
-	var w io.Writer = o.Out
 	switch {
-	case o.Output == "json":
-		return inspect.PrintJSON(w, r)
-	case o.Output == "yaml":
-		return inspect.PrintYAML(w, r)
+	case o.Output == "json" || o.Output == "yaml":
+		return inspect.PrintReport(o.Out, r, o.Output)
 	case o.Clusters:
-		return inspect.PrintClusters(w, r, o.All)
+		return inspect.PrintClusters(o.Out, r, o.All)
 	case o.Endpoints:
-		return inspect.PrintEndpoints(w, r, o.All)
+		return inspect.PrintEndpoints(o.Out, r, o.All)
 	}
-	return inspect.PrintTable(w, r, o.Output == "wide")
+	return inspect.PrintReport(o.Out, r, o.Output)
 }

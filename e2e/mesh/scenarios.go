@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -186,6 +188,8 @@ data:
   mesh: |
     accessLogFile: /dev/stdout
     accessLogEncoding: TEXT
+    defaultProviders:
+      metrics: [prometheus]
     outboundTrafficPolicy:
       mode: ALLOW_ANY
     defaultConfig:
@@ -285,7 +289,11 @@ spec:
 %s`, app, ns, app, replicas, selJSON, labelJSON, annJSON, nodeName, initContainers, containers), nil
 }
 
-// applyScenarios creates the shared objects and namespaces, then each scenario's config and workload.
+// applyScenarios creates the shared objects, the namespaces and every scenario's Istio config;
+// waits until istiod has built a push context with that config (the egress gateway's proxy then
+// has its 0.0.0.0_8443 listener from demo-gateway's Gateway); and only then creates the scenario
+// workloads, so their sidecars' first configuration — the one their calls run against — is
+// the scenario's.
 func (m *Mesh) applyScenarios(ctx context.Context) error {
 	gw, err := deployment("istio-system", "istio-egressgateway", 1, nil, nil, true)
 	if err != nil {
@@ -299,15 +307,64 @@ func (m *Mesh) applyScenarios(ctx context.Context) error {
 		return err
 	}
 	for _, s := range Scenarios(m.opts.Fleet) {
+		if s.Config == "" {
+			continue
+		}
+		if err := m.applyManifest(ctx, s.Namespace, s.Config); err != nil {
+			return err
+		}
+	}
+	if err := m.Sidecars.waitExpected(ctx, map[string]int{"istio-system": 1}); err != nil {
+		return err
+	}
+	if err := m.waitGatewayListener(ctx, "0.0.0.0_8443"); err != nil {
+		return err
+	}
+	for _, s := range Scenarios(m.opts.Fleet) {
 		d, err := deployment(s.Namespace, s.App, s.Replicas, s.PodAnnotations, s.Calls, false)
 		if err != nil {
 			return err
 		}
-		if err := m.applyManifest(ctx, s.Namespace, s.Config+"\n---\n"+d); err != nil {
+		if err := m.applyManifest(ctx, s.Namespace, d); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// waitGatewayListener polls the egress gateway stand-in's admin API for a listener. A proxy
+// that connects before istiod has seen its pod gets no service targets and so no gateway
+// listener, and istiod does not push one later; a real gateway pod always starts after istiod
+// saw it, so the stand-in is restarted (reconnects) when that race is lost.
+func (m *Mesh) waitGatewayListener(ctx context.Context, name string) error {
+	for attempt := 0; ; attempt++ {
+		gws := m.Sidecars.InNamespace("istio-system")
+		if len(gws) == 1 {
+			url := "http://" + gws[0].AdminAddr() + "/config_dump?resource=dynamic_listeners&name_regex=" + name
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+				if resp, err := http.Get(url); err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if strings.Contains(string(b), `"`+name+`"`) {
+						return nil
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("istiod never pushed listener %s to the egress gateway: %w", name, ctx.Err())
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			pod := m.Sidecars.podsIn("istio-system")
+			m.opts.Log("egress gateway stand-in has no %s listener after 5s (attempt %d): reconnecting", name, attempt+1)
+			for _, p := range pod {
+				m.Sidecars.restart(p.Namespace, p.Name)
+			}
+		}
+		if err := m.Sidecars.waitExpected(ctx, map[string]int{"istio-system": 1}); err != nil {
+			return err
+		}
+	}
 }
 
 // expectedPods is how many sidecar pods each namespace must have running before Up returns.

@@ -33,14 +33,16 @@ type Sidecars struct {
 	m       *Mesh
 	mu      sync.Mutex
 	running map[string]*sidecar.Sidecar // by namespace/name
+	pods    map[string]*corev1.Pod          // the pod each stand-in serves
 	synced  map[string]bool
 	sem     chan struct{}
+	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
 
 func newSidecars(m *Mesh) *Sidecars {
-	return &Sidecars{m: m, running: map[string]*sidecar.Sidecar{}, synced: map[string]bool{}, sem: make(chan struct{}, 32)}
+	return &Sidecars{m: m, running: map[string]*sidecar.Sidecar{}, pods: map[string]*corev1.Pod{}, synced: map[string]bool{}, sem: make(chan struct{}, 32)}
 }
 
 // start watches the fake node's pods.
@@ -94,6 +96,8 @@ func (s *Sidecars) observe(ctx context.Context, p *corev1.Pod) {
 		return
 	}
 	s.running[key] = nil // claimed; filled once started
+	s.pods[key] = p.DeepCopy()
+	s.ctx = ctx
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
@@ -130,6 +134,9 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 		XDSAddr: s.m.XDSAddr, AdminAddr: "127.0.0.1:0", LogPath: logPath,
 		AccessLogEncoding: "TEXT", IstioVersion: IstioVersion,
 		Calls: calls, ExcludedCIDRs: excluded,
+		// Apps keep pooled connections open, so PassthroughCluster's original destinations stay
+		// listed in /clusters, as on a busy pod.
+		ConnectionLinger: time.Hour,
 	})
 	if err != nil {
 		return err
@@ -176,11 +183,9 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 	}
 	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	// The stand-in runs the pod's calls once, on its first synced configuration.
 	if err := sc.WaitSynced(syncCtx); err != nil {
 		return fmt.Errorf("no xDS from istiod: %w", err)
-	}
-	if err := sc.Replay(ctx); err != nil {
-		return err
 	}
 	s.mu.Lock()
 	s.synced[key] = true
@@ -193,10 +198,24 @@ func (s *Sidecars) forget(key string) {
 	sc := s.running[key]
 	delete(s.running, key)
 	delete(s.synced, key)
+	delete(s.pods, key)
 	s.mu.Unlock()
 	if sc != nil {
 		_ = sc.Close()
 	}
+}
+
+// restart replaces a pod's stand-in with a new one, which connects to istiod afresh.
+func (s *Sidecars) restart(namespace, name string) {
+	key := namespace + "/" + name
+	s.mu.Lock()
+	p, ctx := s.pods[key], s.ctx
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	s.forget(key)
+	s.observe(ctx, p)
 }
 
 // Get returns the stand-in of pod namespace/name, or nil.
@@ -258,4 +277,17 @@ func (s *Sidecars) stop() {
 			_ = sc.Close()
 		}
 	}
+}
+
+// podsIn returns the pods of a namespace that have a stand-in.
+func (s *Sidecars) podsIn(namespace string) []*corev1.Pod {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*corev1.Pod
+	for k, p := range s.pods {
+		if strings.HasPrefix(k, namespace+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
