@@ -96,7 +96,7 @@ spec:
 // Istio's CRD schema rejects invalid ServiceEntries at the API server.
 func TestInvalidServiceEntryRejected(t *testing.T) {
 	for name, spec := range map[string]string{
-		"port out of range":   `{hosts: [a.example.com], ports: [{number: 70000, name: tls, protocol: TLS}], resolution: DNS}`,
+		"port out of range":  `{hosts: [a.example.com], ports: [{number: 70000, name: tls, protocol: TLS}], resolution: DNS}`,
 		"unknown resolution": `{hosts: [a.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: MAGIC}`,
 		"no hosts":           `{ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}`,
 	} {

@@ -1,151 +1,22 @@
 package inspect
 
 import (
+	"github.com/kubectl-egress/kubectl-egress/internal/jsonschema"
+
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"math"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 )
 
-// schemaNode is the subset of JSON Schema that testdata/report.schema.json uses.
-type schemaNode struct {
-	Ref                  string                 `json:"$ref"`
-	Type                 json.RawMessage        `json:"type"`
-	Enum                 []any                  `json:"enum"`
-	Required             []string               `json:"required"`
-	Properties           map[string]*schemaNode `json:"properties"`
-	AdditionalProperties json.RawMessage        `json:"additionalProperties"`
-	Items                *schemaNode            `json:"items"`
-	Minimum              *float64               `json:"minimum"`
-	Maximum              *float64               `json:"maximum"`
-	MinLength            *int                   `json:"minLength"`
-	Format               string                 `json:"format"`
-	Defs                 map[string]*schemaNode `json:"$defs"`
-}
-
-type validator struct {
-	defs map[string]*schemaNode
-	errs []string
-}
-
-func loadSchema(t testing.TB) *schemaNode {
+func loadSchema(t testing.TB) *jsonschema.Schema {
 	t.Helper()
-	var s schemaNode
-	if err := json.Unmarshal(readFile(t, "testdata/report.schema.json"), &s); err != nil {
+	s, err := jsonschema.Parse(readFile(t, "testdata/report.schema.json"))
+	if err != nil {
 		t.Fatalf("schema: %v", err)
 	}
-	return &s
-}
-
-// validate checks a decoded JSON document against the schema and returns every violation.
-func validate(s *schemaNode, doc any) []string {
-	v := &validator{defs: s.Defs}
-	v.check(s, doc, "$")
-	return v.errs
-}
-
-func (v *validator) fail(path, format string, args ...any) {
-	v.errs = append(v.errs, path+": "+fmt.Sprintf(format, args...))
-}
-
-func jsonType(x any) string {
-	switch x := x.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case string:
-		return "string"
-	case float64:
-		if x == math.Trunc(x) {
-			return "integer"
-		}
-		return "number"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return "unknown"
-}
-
-func (v *validator) check(s *schemaNode, x any, path string) {
-	if s.Ref != "" {
-		def, ok := v.defs[strings.TrimPrefix(s.Ref, "#/$defs/")]
-		if !ok {
-			v.fail(path, "unknown $ref %s", s.Ref)
-			return
-		}
-		v.check(def, x, path)
-		return
-	}
-	if len(s.Type) > 0 {
-		var types []string
-		if err := json.Unmarshal(s.Type, &types); err != nil {
-			var one string
-			_ = json.Unmarshal(s.Type, &one)
-			types = []string{one}
-		}
-		got := jsonType(x)
-		if !slices.Contains(types, got) && !(got == "integer" && slices.Contains(types, "number")) {
-			v.fail(path, "type %s, want %v", got, types)
-			return
-		}
-	}
-	if s.Enum != nil && !slices.ContainsFunc(s.Enum, func(e any) bool { return e == x }) {
-		v.fail(path, "%v not in %v", x, s.Enum)
-	}
-	switch x := x.(type) {
-	case string:
-		if s.MinLength != nil && len(x) < *s.MinLength {
-			v.fail(path, "shorter than %d", *s.MinLength)
-		}
-		if s.Format == "date-time" {
-			if _, err := time.Parse(time.RFC3339Nano, x); err != nil {
-				v.fail(path, "not a date-time: %q", x)
-			}
-		}
-	case float64:
-		if s.Minimum != nil && x < *s.Minimum || s.Maximum != nil && x > *s.Maximum {
-			v.fail(path, "%v out of range", x)
-		}
-	case []any:
-		if s.Items != nil {
-			for i, e := range x {
-				v.check(s.Items, e, fmt.Sprintf("%s[%d]", path, i))
-			}
-		}
-	case map[string]any:
-		for _, r := range s.Required {
-			if _, ok := x[r]; !ok {
-				v.fail(path, "missing required %q", r)
-			}
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if p, ok := s.Properties[k]; ok {
-				v.check(p, x[k], path+"."+k)
-				continue
-			}
-			switch ap := bytes.TrimSpace(s.AdditionalProperties); {
-			case string(ap) == "false":
-				v.fail(path, "unexpected property %q", k)
-			case len(ap) > 0 && ap[0] == '{':
-				var sub schemaNode
-				_ = json.Unmarshal(ap, &sub)
-				v.check(&sub, x[k], path+"."+k)
-			}
-		}
-	}
+	return s
 }
 
 func TestReportMatchesSchema(t *testing.T) {
@@ -158,7 +29,7 @@ func TestReportMatchesSchema(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if errs := validate(s, doc); len(errs) > 0 {
+	if errs := s.Validate(doc); len(errs) > 0 {
 		t.Errorf("report does not match testdata/report.schema.json:\n%s", strings.Join(errs, "\n"))
 	}
 	var empty bytes.Buffer
@@ -168,7 +39,7 @@ func TestReportMatchesSchema(t *testing.T) {
 	if err := json.Unmarshal(empty.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if errs := validate(s, doc); len(errs) > 0 {
+	if errs := s.Validate(doc); len(errs) > 0 {
 		t.Errorf("empty report does not match the schema:\n%s", strings.Join(errs, "\n"))
 	}
 }
@@ -199,7 +70,7 @@ func TestSchemaRejects(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.mutate(doc)
-			errs := validate(s, doc)
+			errs := s.Validate(doc)
 			if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, tt.want) }) {
 				t.Errorf("errors %q do not contain %q", errs, tt.want)
 			}

@@ -33,7 +33,7 @@ type Sidecars struct {
 	m       *Mesh
 	mu      sync.Mutex
 	running map[string]*sidecar.Sidecar // by namespace/name
-	pods    map[string]*corev1.Pod          // the pod each stand-in serves
+	pods    map[string]*corev1.Pod      // the pod each stand-in serves
 	synced  map[string]bool
 	sem     chan struct{}
 	ctx     context.Context
