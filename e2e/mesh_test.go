@@ -107,8 +107,8 @@ func TestInvalidServiceEntryRejected(t *testing.T) {
 				kubectlErr("", "delete", "serviceentry", "-n", "demo-passthrough", "bad")
 				t.Fatalf("invalid ServiceEntry accepted: %s", out)
 			}
-			if !strings.Contains(out, "ServiceEntry.networking.istio.io \"bad\" is invalid") {
-				t.Errorf("rejected, but not by schema validation: %s", out)
+			if !strings.Contains(out, `The ServiceEntry "bad" is invalid`) || !strings.Contains(out, tc.want) {
+				t.Errorf("rejected, but not by schema validation (want %q): %s", tc.want, out)
 			}
 		})
 	}

@@ -542,6 +542,21 @@ func (c *classifier) finish() []Destination {
 			}
 		}
 	}
+	// TCP metrics name no host (destination_service "unknown"); when the access log named the
+	// pod's TCP/TLS destinations of the same disposition, those metrics count the same
+	// connections, so the unnamed row would list them twice.
+	for _, disp := range []Disposition{DispositionPassthrough, DispositionBlocked} {
+		k := destKey{hostUnknown, 0, disp}
+		if a, ok := c.dests[k]; !ok || a.signals[SignalAccessLog] {
+			continue
+		}
+		for o, b := range c.dests {
+			if o != k && o.disp == disp && b.signals[SignalAccessLog] && b.d.Protocol != "HTTP" {
+				delete(c.dests, k)
+				break
+			}
+		}
+	}
 	for _, k := range c.sortedKeys() {
 		if k.port != 0 || k.host == hostUnknown || k.host == "*" || k.disp == DispositionBypassed {
 			continue

@@ -228,8 +228,8 @@ func TestInspectAllSignals(t *testing.T) {
 		{"httpbin.org", 443, "TLS", DispositionRegistered, "config", Counts{}, FixTLSOrigination, ""},
 		// One request in the logs, five in the metrics: the metric (no port) joins the logged host.
 		{"plain.example.org", 80, "HTTP", DispositionPassthrough, "accesslog,metrics", Counts{Requests: 5, BytesReceived: 300}, FixRegister, "3.3.3.3:80"},
-		// TCP metrics carry no host.
-		{"unknown", 0, "TCP", DispositionPassthrough, "metrics", Counts{Connections: 4}, FixNone, ""},
+		// TCP metrics carry no host; the access log named this pod's TCP passthrough
+		// destinations, so the unnamed metric row (the same connections) is not listed.
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("destinations mismatch (-want +got):\n%s", diff)
@@ -334,5 +334,19 @@ func TestInspectErrors(t *testing.T) {
 	}
 	if _, err := Inspect(Sources{Pod: curlPod, ConfigDump: []byte(`<html>`), Clusters: []byte(`nope`)}, testNow); err == nil {
 		t.Error("want an error when no source parses")
+	}
+}
+
+// Without access logs, TCP passthrough metrics are the only signal: the unnamed row stays.
+func TestInspectUnnamedTCPMetricsWithoutAccessLog(t *testing.T) {
+	rep, err := Inspect(Sources{
+		Pod:   curlPod,
+		Stats: []byte(`istio_tcp_connections_opened_total{reporter="source",destination_service="unknown",destination_service_name="PassthroughCluster"} 4` + "\n"),
+	}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Destinations) != 1 || rep.Destinations[0].Host != "unknown" || rep.Destinations[0].Counts.Connections != 4 {
+		t.Errorf("destinations: %+v", rep.Destinations)
 	}
 }

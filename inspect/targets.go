@@ -44,8 +44,11 @@ type Targets struct {
 // rs, job) expand to their pods through their selector; with no args it lists pods.
 func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGetter, client kubernetes.Interface, q TargetQuery) (Targets, error) {
 	args := q.Args
-	if len(args) == 0 {
+	switch {
+	case len(args) == 0:
 		args = []string{"pods"}
+	case len(args) == 1 && !strings.Contains(args[0], "/"):
+		args = []string{"pods", args[0]} // `inspect POD`, as kubectl exec and logs take it
 	}
 	r := resource.NewBuilder(getter).
 		WithScheme(scheme.Scheme, scheme.Scheme.PrioritizedVersionsAllGroups()...).
