@@ -95,13 +95,13 @@ spec:
 
 // Istio's CRD schema rejects invalid ServiceEntries at the API server.
 func TestInvalidServiceEntryRejected(t *testing.T) {
-	for name, spec := range map[string]string{
-		"port out of range":  `{hosts: [a.example.com], ports: [{number: 70000, name: tls, protocol: TLS}], resolution: DNS}`,
-		"unknown resolution": `{hosts: [a.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: MAGIC}`,
-		"no hosts":           `{ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}`,
+	for name, tc := range map[string]struct{ spec, want string }{
+		"port out of range":  {`{hosts: [a.example.com], ports: [{number: 70000, name: tls, protocol: TLS}], resolution: DNS}`, "port must be between 1-65535"},
+		"unknown resolution": {`{hosts: [a.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: MAGIC}`, `spec.resolution: Unsupported value: "MAGIC"`},
+		"no hosts":           {`{ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}`, "spec.hosts: Required value"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			se := "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: bad, namespace: demo-passthrough}\nspec: " + spec + "\n"
+			se := "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: bad, namespace: demo-passthrough}\nspec: " + tc.spec + "\n"
 			out, err := kubectlErr(se, "apply", "-f", "-")
 			if err == nil {
 				kubectlErr("", "delete", "serviceentry", "-n", "demo-passthrough", "bad")

@@ -119,16 +119,16 @@ func (c *ProxyConfig) add(a *anypb.Any) error {
 	case *adminv3.BootstrapConfigDump:
 		c.Node = v.GetBootstrap().GetNode()
 	case *adminv3.ClustersConfigDump:
-		for _, s := range v.GetStaticClusters() {
-			c.addCluster(s.GetCluster())
-		}
+		// Static clusters are the bootstrap's plumbing (xds-grpc, sds-grpc, agent,
+		// prometheus_stats), never a destination of the app; the live read asks for dynamic
+		// clusters only, so a saved full dump gives the same clusters.
 		for _, d := range v.GetDynamicActiveClusters() {
 			c.addCluster(d.GetCluster())
 		}
 	case *adminv3.ClustersConfigDump_DynamicCluster:
 		c.addCluster(v.GetCluster())
 	case *adminv3.ClustersConfigDump_StaticCluster:
-		c.addCluster(v.GetCluster())
+		// bootstrap plumbing, as above
 	case *adminv3.ListenersConfigDump:
 		for _, s := range v.GetStaticListeners() {
 			c.addListener(s.GetListener())
@@ -152,9 +152,7 @@ func (c *ProxyConfig) add(a *anypb.Any) error {
 	case *adminv3.RoutesConfigDump_StaticRouteConfig:
 		c.addRoute(v.GetRouteConfig())
 	case *adminv3.EndpointsConfigDump:
-		for _, s := range v.GetStaticEndpointConfigs() {
-			c.addEndpoints(s.GetEndpointConfig())
-		}
+		// Static endpoint configs belong to the static (bootstrap) clusters left out above.
 		for _, d := range v.GetDynamicEndpointConfigs() {
 			c.addEndpoints(d.GetEndpointConfig())
 		}

@@ -82,7 +82,7 @@ func TestParseConfigDump(t *testing.T) {
       name: PassthroughCluster
       type: ORIGINAL_DST
 `,
-		want: configSummary{Clusters: []string{"PassthroughCluster", "prometheus_stats"}},
+		want: configSummary{Clusters: []string{"PassthroughCluster"}}, // the static bootstrap cluster is left out
 	}, {
 		name: "resource=dynamic_active_clusters with a mask",
 		in: `{"configs":[

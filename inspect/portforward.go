@@ -10,11 +10,12 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	//lint:ignore SA1019 client-go v0.36 portforward still takes apimachinery's httpstream.Dialer
+	"k8s.io/apimachinery/pkg/util/httpstream"
 )
 
 // Forwarder opens a tunnel from a local port to a pod's port. It is the seam between the
