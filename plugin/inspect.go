@@ -79,6 +79,7 @@ or bypassed, and the fix it recommends.`,
 
   # A reachable Envoy admin API
   kubectl egress inspect --admin-url http://127.0.0.1:15000`,
+		ValidArgsFunction: CompleteTarget(configFlags),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

@@ -29,6 +29,9 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 		SilenceUsage:  true,
 	}
 	configFlags.AddFlags(cmd.PersistentFlags())
+	if err := RegisterCompletions(cmd, configFlags); err != nil {
+		panic(err) // a flag named in the registration is missing: a programming error
+	}
 	cmd.AddCommand(NewCmdVersion(streams))
 	cmd.AddCommand(NewCmdCompletion(streams))
 	cmd.AddCommand(NewCmdInspect(configFlags, streams))
