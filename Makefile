@@ -36,11 +36,14 @@ test: lint unit e2e
 tools:
 	@hack/tools.sh >/dev/null
 
-mesh: tools build
-	$(GO) run ./e2e/localmesh up --dir $(MESH_DIR) --tools $$(hack/tools.sh) --fleet $(FLEET)
+bin/localmesh: $(shell git ls-files e2e/mesh e2e/sidecar e2e/localmesh)
+	$(GO) build -o bin/localmesh ./e2e/localmesh
 
-mesh-down:
-	$(GO) run ./e2e/localmesh down --dir $(MESH_DIR)
+mesh: tools build bin/localmesh
+	bin/localmesh up --dir $(MESH_DIR) --tools $$(hack/tools.sh) --fleet $(FLEET)
+
+mesh-down: bin/localmesh
+	bin/localmesh down --dir $(MESH_DIR)
 
 demo: mesh
 	hack/demo.sh $(MESH_DIR)
@@ -50,5 +53,6 @@ demo-down: mesh-down
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# make release VERSION=v1.2.3 [PLATFORMS="linux/amd64 darwin/arm64"] [DIST=dist]
 release:
-	hack/release.sh $(VERSION)
+	PLATFORMS="$(PLATFORMS)" DIST="$(DIST)" hack/release.sh $(VERSION)
