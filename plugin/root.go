@@ -35,6 +35,7 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 	cmd.AddCommand(NewCmdVersion(streams))
 	cmd.AddCommand(NewCmdCompletion(streams))
 	cmd.AddCommand(NewCmdInspect(configFlags, streams))
+	cmd.AddCommand(NewCmdVerify(configFlags, streams))
 	return cmd
 }
 

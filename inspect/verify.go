@@ -1,0 +1,581 @@
+package inspect
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Verification is the contract of `kubectl egress verify -o json`: whether a fix for one host
+// took effect on each proxy that calls it, and what is still missing.
+type Verification struct {
+	Kind       string `json:"kind"`
+	APIVersion string `json:"apiVersion"`
+	Host       string `json:"host"`
+	// Fix is the fix verified: the one the managed objects record, the one asked for, or the one
+	// the proxies' configuration shows.
+	Fix Fix `json:"fix"`
+	// FixedAt is when the fix was applied (the managed objects' creation), when known.
+	FixedAt *time.Time `json:"fixedAt,omitempty"`
+	// CheckedAt is when the proxies were read.
+	CheckedAt time.Time `json:"checkedAt"`
+	// Passed is true when every pod passed.
+	Passed bool              `json:"passed"`
+	Pods   []PodVerification `json:"pods"`
+}
+
+// VerificationKind identifies the JSON/YAML document.
+const VerificationKind = "EgressVerification"
+
+// PodVerification is the verdict for one pod's proxy.
+type PodVerification struct {
+	Pod string `json:"pod"`
+	// Passed is true when no check failed or is still pending.
+	Passed bool `json:"passed"`
+	// Clusters are the proxy's own clusters for the host (outbound|PORT||HOST).
+	Clusters []string `json:"clusters"`
+	Checks   []Check  `json:"checks"`
+	// Missing says, one line each, what is still missing and why.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// CheckName names one verification.
+type CheckName string
+
+// Checks, in the order they are reported.
+const (
+	// CheckCluster: the host has its own cluster (or an egress gateway route) on the proxy.
+	CheckCluster CheckName = "cluster"
+	// CheckTLS: for TLS origination, the cluster has an upstream TLS transport socket with the host's SNI.
+	CheckTLS CheckName = "tls"
+	// CheckMetrics: Istio's standard metrics name the host (istio_requests_total for L7).
+	CheckMetrics CheckName = "metrics"
+	// CheckPassthrough: no recent traffic to the host left through PassthroughCluster or died in BlackHoleCluster.
+	CheckPassthrough CheckName = "passthrough"
+	// CheckApp: for TLS origination, the app calls http://HOST, not https://HOST.
+	CheckApp CheckName = "app"
+)
+
+// CheckStatus is the outcome of one check.
+type CheckStatus string
+
+// Check outcomes. Pending means nothing contradicts the fix but the evidence (traffic) is not
+// there yet; skipped means the check does not apply or cannot be made.
+const (
+	CheckPass    CheckStatus = "pass"
+	CheckFail    CheckStatus = "fail"
+	CheckPending CheckStatus = "pending"
+	CheckSkipped CheckStatus = "skipped"
+)
+
+// Check is one verification of one proxy.
+type Check struct {
+	Name   CheckName   `json:"name"`
+	Status CheckStatus `json:"status"`
+	// Detail is what was found ("outbound|80||httpbin.org", "12 requests", "none since the fix").
+	Detail string `json:"detail"`
+	// Reason is, for a failed or pending check, why and what to do.
+	Reason string `json:"reason,omitempty"`
+}
+
+// VerifyRequest says what to verify.
+type VerifyRequest struct {
+	Host string
+	// Fix is the fix that should be in place; "" or FixNone infers it from the proxies' config.
+	Fix Fix
+	// FixedAt is when the fix was applied; zero when unknown (no managed objects found).
+	FixedAt time.Time
+}
+
+// ProxyState is what verification reads of one proxy: its inspect report and the Istio standard
+// metric samples of its /stats/prometheus (ParseStats(...).Istio), nil when stats were not read.
+type ProxyState struct {
+	Report  PodReport
+	Metrics []MetricSample
+}
+
+// pushGrace is how long istiod may reasonably take to push a new object before a missing
+// cluster is blamed on visibility (exportTo, Sidecar egress hosts) instead.
+const pushGrace = time.Minute
+
+// Verify checks, for each proxy, that the fix for req.Host took effect. It does no I/O.
+func Verify(req VerifyRequest, proxies []ProxyState) Verification {
+	v := Verification{Kind: VerificationKind, APIVersion: ReportAPIVersion, Host: req.Host, Fix: req.Fix,
+		Pods: []PodVerification{}, Passed: len(proxies) > 0}
+	if !req.FixedAt.IsZero() {
+		t := req.FixedAt.UTC()
+		v.FixedAt = &t
+	}
+	if v.Fix == "" || v.Fix == FixNone {
+		v.Fix = inferFix(req.Host, proxies)
+	}
+	for _, p := range proxies {
+		if p.Report.GeneratedAt.After(v.CheckedAt) {
+			v.CheckedAt = p.Report.GeneratedAt
+		}
+		pv := verifyProxy(req.Host, v.Fix, req.FixedAt, p)
+		v.Passed = v.Passed && pv.Passed
+		v.Pods = append(v.Pods, pv)
+	}
+	slices.SortFunc(v.Pods, func(a, b PodVerification) int { return strings.Compare(a.Pod, b.Pod) })
+	return v
+}
+
+// inferFix reads the fix from what the proxies have for the host: a gateway route, an
+// originating cluster, or a plain cluster; register when they have nothing yet.
+func inferFix(host string, proxies []ProxyState) Fix {
+	fix := FixRegister
+	for _, p := range proxies {
+		for _, d := range p.Report.Destinations {
+			if MatchHost(host, d.Host) && d.Disposition == DispositionEgressGateway {
+				return FixEgressGateway
+			}
+		}
+		for _, c := range p.Report.Clusters {
+			if c.Direction == "outbound" && MatchHost(host, c.Host) && (c.TLS == "SIMPLE" || c.TLS == "MUTUAL") {
+				fix = FixTLSOrigination
+			}
+		}
+	}
+	return fix
+}
+
+// MatchHost reports whether name is host, or falls under host when host is a wildcard (*.example.com).
+func MatchHost(host, name string) bool {
+	if strings.EqualFold(host, name) {
+		return true
+	}
+	if suffix, ok := strings.CutPrefix(host, "*"); ok && suffix != "" {
+		return strings.HasSuffix(strings.ToLower(name), strings.ToLower(suffix))
+	}
+	return false
+}
+
+// CallsHost reports whether a pod's report shows traffic to host: a destination for it that
+// some signal other than the proxy's configuration saw.
+func CallsHost(r PodReport, host string) bool {
+	for _, d := range r.Destinations {
+		if !MatchHost(host, d.Host) {
+			continue
+		}
+		for _, s := range d.Signals {
+			if s != SignalConfig {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostEvidence is what one proxy shows about one host.
+type hostEvidence struct {
+	own         []Cluster     // outbound clusters of the host
+	gateway     []Destination // egress-gateway destinations of the host
+	unreg       []Destination // passthrough or blocked destinations of the host
+	registered  []Destination // registered (TLS by the app, or plain) destinations with traffic
+	originated  []Destination // tls-origination destinations
+	l7Requests  int64
+	tcpConns    int64
+	metricsRead bool
+}
+
+func collectEvidence(host string, p ProxyState) hostEvidence {
+	var e hostEvidence
+	for _, c := range p.Report.Clusters {
+		if c.Direction == "outbound" && MatchHost(host, c.Host) {
+			e.own = append(e.own, c)
+		}
+	}
+	for _, d := range p.Report.Destinations {
+		if !MatchHost(host, d.Host) {
+			continue
+		}
+		switch d.Disposition {
+		case DispositionEgressGateway:
+			e.gateway = append(e.gateway, d)
+		case DispositionPassthrough, DispositionBlocked:
+			e.unreg = append(e.unreg, d)
+		case DispositionRegistered:
+			if hasTraffic(d) {
+				e.registered = append(e.registered, d)
+			}
+		case DispositionTLSOrigination:
+			e.originated = append(e.originated, d)
+		}
+	}
+	e.metricsRead = p.Metrics != nil
+	for _, s := range p.Metrics {
+		if r, ok := s.Labels["reporter"]; ok && r != "source" {
+			continue
+		}
+		name := s.Labels["destination_service_name"]
+		if name == clusterPassthrough || name == clusterBlackHole || name == clusterAllowAnyDynamicDNS ||
+			strings.HasPrefix(name, clusterInboundPassthrough) {
+			continue
+		}
+		svc, _ := splitHostPort(s.Labels["destination_service"])
+		if !MatchHost(host, name) && !MatchHost(host, svc) {
+			continue
+		}
+		switch s.Name {
+		case metricRequests:
+			e.l7Requests += int64(s.Value)
+		case metricTCPOpened:
+			e.tcpConns += int64(s.Value)
+		}
+	}
+	return e
+}
+
+func hasTraffic(d Destination) bool {
+	for _, s := range d.Signals {
+		if s != SignalConfig && s != SignalAnnotation {
+			return true
+		}
+	}
+	return false
+}
+
+// lastSeen is the newest access-log time among destinations, zero when none has one.
+func lastSeen(ds []Destination) time.Time {
+	var t time.Time
+	for _, d := range ds {
+		if d.LastSeen != nil && d.LastSeen.After(t) {
+			t = *d.LastSeen
+		}
+	}
+	return t
+}
+
+func verifyProxy(host string, fix Fix, fixedAt time.Time, p ProxyState) PodVerification {
+	pv := PodVerification{Pod: p.Report.Facts.Key(), Clusters: []string{}}
+	if pv.Pod == "" {
+		pv.Pod = p.Report.Pod.Key()
+	}
+	if len(p.Report.Errors) > 0 && len(p.Report.Clusters) == 0 && len(p.Report.Destinations) == 0 {
+		pv.Checks = []Check{{Name: CheckCluster, Status: CheckFail, Detail: "proxy not read", Reason: p.Report.Errors[0]}}
+		pv.Missing = []string{"the proxy could not be read: " + p.Report.Errors[0]}
+		return pv
+	}
+	e := collectEvidence(host, p)
+	for _, c := range e.own {
+		pv.Clusters = append(pv.Clusters, c.Name)
+	}
+	now := p.Report.GeneratedAt
+	pv.Checks = append(pv.Checks, checkCluster(host, fix, fixedAt, now, e))
+	pv.Checks = append(pv.Checks, checkTLS(host, fix, e))
+	pv.Checks = append(pv.Checks, checkMetrics(host, fix, fixedAt, e))
+	pv.Checks = append(pv.Checks, checkPassthrough(host, fixedAt, e, p.Report.Facts))
+	pv.Checks = append(pv.Checks, checkApp(host, fix, fixedAt, e))
+	pv.Passed = true
+	for _, c := range pv.Checks {
+		if c.Status == CheckFail || c.Status == CheckPending {
+			pv.Passed = false
+			pv.Missing = append(pv.Missing, string(c.Name)+": "+c.Reason)
+		}
+	}
+	return pv
+}
+
+func checkCluster(host string, fix Fix, fixedAt, now time.Time, e hostEvidence) Check {
+	if fix == FixEgressGateway {
+		if len(e.gateway) > 0 {
+			return Check{Name: CheckCluster, Status: CheckPass, Detail: "routed to " + e.gateway[0].Gateway}
+		}
+		c := Check{Name: CheckCluster, Status: CheckFail, Detail: "no egress gateway route"}
+		c.Reason = notPushed(host, fixedAt, now, "the VirtualService that routes "+host+" to the egress gateway",
+			"run kubectl egress route-via-gateway "+host)
+		return c
+	}
+	if len(e.own) > 0 {
+		names := make([]string, len(e.own))
+		for i, c := range e.own {
+			names[i] = c.Name
+		}
+		return Check{Name: CheckCluster, Status: CheckPass, Detail: strings.Join(names, ", ")}
+	}
+	c := Check{Name: CheckCluster, Status: CheckFail, Detail: "none"}
+	fixCmd := "kubectl egress register " + host
+	if fix == FixTLSOrigination {
+		fixCmd = "kubectl egress enable-tls-origination " + host
+	}
+	c.Reason = notPushed(host, fixedAt, now, "the ServiceEntry for "+host, "run "+fixCmd)
+	return c
+}
+
+// notPushed explains a missing piece of config: no fix applied, istiod not done yet, or the
+// object not visible to the pod.
+func notPushed(host string, fixedAt, now time.Time, what, todo string) string {
+	switch {
+	case fixedAt.IsZero():
+		return fmt.Sprintf("%s has no own cluster on this proxy and no fix by kubectl-egress was found: %s", host, todo)
+	case now.Sub(fixedAt) < pushGrace:
+		return fmt.Sprintf("istiod has not pushed %s to this proxy yet (applied %s ago): wait, or use --wait", what, roundAge(now.Sub(fixedAt)))
+	}
+	return fmt.Sprintf("%s was applied %s ago but this proxy does not have it: check its exportTo, the pod's Sidecar egress hosts, and that istiod is running", what, roundAge(now.Sub(fixedAt)))
+}
+
+func roundAge(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	return d.Round(time.Second).String()
+}
+
+func checkTLS(host string, fix Fix, e hostEvidence) Check {
+	c := Check{Name: CheckTLS}
+	if fix != FixTLSOrigination {
+		c.Status = CheckSkipped
+		c.Detail = "not TLS origination"
+		if fix == FixRegister {
+			c.Detail = "the app does TLS itself"
+		}
+		return c
+	}
+	if len(e.own) == 0 {
+		c.Status, c.Detail = CheckPending, "no cluster"
+		c.Reason = "no cluster for " + host + " yet, so no TLS origination either"
+		return c
+	}
+	var wrong []string
+	for _, cl := range e.own {
+		if cl.TLS != "SIMPLE" && cl.TLS != "MUTUAL" {
+			continue
+		}
+		switch {
+		case cl.SNI == "auto":
+			c.Status, c.Detail = CheckPass, fmt.Sprintf("%s on %s, SNI from the Host header (auto_sni)", cl.TLS, cl.Name)
+			return c
+		case strings.EqualFold(cl.SNI, host) || cl.SNI != "" && MatchHost(host, cl.SNI):
+			c.Status, c.Detail = CheckPass, fmt.Sprintf("%s on %s, sni %s", cl.TLS, cl.Name, cl.SNI)
+			return c
+		}
+		wrong = append(wrong, fmt.Sprintf("%s sends sni %q", cl.Name, cl.SNI))
+	}
+	c.Status = CheckFail
+	if len(wrong) > 0 {
+		c.Detail = strings.Join(wrong, "; ")
+		c.Reason = fmt.Sprintf("the DestinationRule's tls.sni is not %s: the server may reject the handshake or present another certificate; set sni: %s", host, host)
+		return c
+	}
+	c.Detail = "no upstream TLS transport socket"
+	for _, cl := range e.own {
+		if cl.Port != 443 && slices.Contains(cl.EndpointPorts, 443) {
+			c.Reason = fmt.Sprintf("%s sends plaintext HTTP to port 443: the DestinationRule with tls mode SIMPLE has not reached this proxy (pushed yet? host and port %d match?)", cl.Name, cl.Port)
+			return c
+		}
+	}
+	c.Reason = "no cluster of " + host + " originates TLS: the DestinationRule with tls mode SIMPLE is missing or does not apply to this pod"
+	return c
+}
+
+func checkMetrics(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
+	c := Check{Name: CheckMetrics}
+	if !e.metricsRead {
+		c.Status, c.Detail = CheckSkipped, "stats not read"
+		return c
+	}
+	switch fix {
+	case FixEgressGateway:
+		c.Status, c.Detail = CheckSkipped, "the egress gateway reports "+host+" in its own metrics"
+		return c
+	case FixRegister:
+		// A host the app reaches over TLS stays L4: connections counted under its name are the evidence.
+		switch {
+		case e.l7Requests > 0:
+			c.Status, c.Detail = CheckPass, fmt.Sprintf("%d requests (istio_requests_total)", e.l7Requests)
+		case e.tcpConns > 0:
+			c.Status, c.Detail = CheckPass, fmt.Sprintf("%d connections (istio_tcp_connections_opened_total, L4: the app does TLS)", e.tcpConns)
+		default:
+			c.Status, c.Detail = CheckPending, "no metric names "+host
+			c.Reason = noTrafficReason(host, fixedAt)
+		}
+		return c
+	}
+	if e.l7Requests > 0 {
+		c.Status, c.Detail = CheckPass, fmt.Sprintf("%d requests (istio_requests_total)", e.l7Requests)
+		return c
+	}
+	c.Detail = "no istio_requests_total for " + host
+	if e.tcpConns > 0 || len(e.registered) > 0 {
+		c.Status = CheckPending
+		c.Reason = fmt.Sprintf("calls to https://%s are L4 only: L7 metrics appear once the app calls http://%s", host, host)
+		return c
+	}
+	c.Status = CheckPending
+	c.Reason = noTrafficReason(host, fixedAt)
+	return c
+}
+
+func noTrafficReason(host string, fixedAt time.Time) string {
+	if fixedAt.IsZero() {
+		return "no traffic to " + host + " through its own cluster yet: metrics appear with the first call"
+	}
+	return "no traffic to " + host + " since the fix: metrics appear with the first call"
+}
+
+func checkPassthrough(host string, fixedAt time.Time, e hostEvidence, facts PodFacts) Check {
+	c := Check{Name: CheckPassthrough}
+	if len(e.unreg) == 0 {
+		c.Status, c.Detail = CheckPass, "none"
+		if facts.AccessLogging == AccessLoggingOff {
+			c.Detail = "none seen (access logging is off: only HTTP metrics name hosts)"
+		}
+		return c
+	}
+	cluster := clusterPassthrough
+	for _, d := range e.unreg {
+		if d.Disposition == DispositionBlocked {
+			cluster = clusterBlackHole
+		}
+	}
+	lastUnreg := lastSeen(e.unreg)
+	lastOwn := lastSeen(slices.Concat(e.gateway, e.registered, e.originated))
+	if lastUnreg.IsZero() {
+		// Metrics only: counters never reset, so they cannot tell old from new traffic.
+		c.Status, c.Detail = CheckPass, cluster+" in cumulative metrics only (no access-log line)"
+		if len(e.own) == 0 && len(e.gateway) == 0 {
+			c.Status = CheckFail
+			c.Reason = fmt.Sprintf("%s has no own cluster, so its traffic still goes to %s", host, cluster)
+		}
+		return c
+	}
+	when := lastUnreg.UTC().Format(time.RFC3339)
+	switch {
+	case !lastOwn.IsZero() && lastOwn.After(lastUnreg):
+		c.Status, c.Detail = CheckPass, fmt.Sprintf("none since %s (later calls use its own cluster)", when)
+		return c
+	case !fixedAt.IsZero() && !lastUnreg.After(fixedAt):
+		c.Status, c.Detail = CheckPass, "none since the fix (last "+when+")"
+		return c
+	}
+	c.Status, c.Detail = CheckFail, fmt.Sprintf("%s, last at %s", cluster, when)
+	var ports []string
+	for _, d := range e.unreg {
+		if d.LastSeen == nil || d.Port == 0 {
+			continue
+		}
+		covered := false
+		for _, cl := range e.own {
+			covered = covered || cl.Port == d.Port
+		}
+		if !covered && len(e.own) > 0 {
+			ports = append(ports, fmt.Sprint(d.Port))
+		}
+	}
+	switch {
+	case len(ports) > 0:
+		c.Reason = fmt.Sprintf("the app calls %s on port %s, which the ServiceEntry does not declare: add the port", host, strings.Join(slices.Compact(ports), ", "))
+	case len(e.own) == 0 && len(e.gateway) == 0:
+		c.Reason = fmt.Sprintf("calls to %s still go to %s: it has no own cluster on this proxy", host, cluster)
+	default:
+		c.Reason = fmt.Sprintf("calls to %s went to %s after the fix (before istiod's push?): no call has used its own cluster since", host, cluster)
+	}
+	return c
+}
+
+func checkApp(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
+	c := Check{Name: CheckApp}
+	if fix != FixTLSOrigination {
+		c.Status, c.Detail = CheckSkipped, "no change needed in the app"
+		return c
+	}
+	var https []Destination
+	for _, d := range e.registered {
+		if d.Protocol != "HTTP" {
+			https = append(https, d)
+		}
+	}
+	if len(https) == 0 && e.tcpConns == 0 {
+		c.Status, c.Detail = CheckPass, "no https:// calls through the sidecar"
+		if e.l7Requests > 0 {
+			c.Detail = "calls http://" + host
+		}
+		return c
+	}
+	lastTLS, lastHTTP := lastSeen(https), lastSeen(e.originated)
+	switch {
+	case !lastTLS.IsZero() && !lastHTTP.IsZero() && lastHTTP.After(lastTLS):
+		c.Status, c.Detail = CheckPass, "calls http://"+host+" (https:// calls stopped at "+lastTLS.UTC().Format(time.RFC3339)+")"
+		return c
+	case !lastTLS.IsZero() && !fixedAt.IsZero() && !lastTLS.After(fixedAt):
+		c.Status, c.Detail = CheckPass, "no https:// calls since the fix"
+		return c
+	case lastTLS.IsZero() && e.l7Requests > 0:
+		// Only cumulative counters saw https: they cannot say it still happens.
+		c.Status, c.Detail = CheckPass, "calls http://"+host+" (earlier https:// calls in cumulative metrics)"
+		return c
+	}
+	c.Status, c.Detail = CheckFail, "calls https://"+host
+	c.Reason = fmt.Sprintf("the app still calls https://%s: switch it to http://%s, the sidecar now originates TLS", host, host)
+	return c
+}
+
+// PrintVerification writes the verdict as a table, one row per pod with each check's status,
+// followed by what is missing for the pods that did not pass; or the whole document as JSON or YAML.
+func PrintVerification(w io.Writer, v Verification, format string) error {
+	switch format {
+	case FormatJSON:
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return fmt.Errorf("failed to encode the verification as JSON: %w", err)
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	case FormatYAML:
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("failed to encode the verification as YAML: %w", err)
+		}
+		_, err = w.Write(b)
+		return err
+	case FormatTable:
+	default:
+		return fmt.Errorf("unknown output format %q: use json or yaml", format)
+	}
+	header := []string{"POD", "CLUSTER", "TLS", "METRICS", "PASSTHROUGH", "APP", "RESULT"}
+	rows := make([][]string, 0, len(v.Pods))
+	for _, p := range v.Pods {
+		status := map[CheckName]CheckStatus{}
+		for _, c := range p.Checks {
+			status[c.Name] = c.Status
+		}
+		cell := func(n CheckName) string {
+			if s, ok := status[n]; ok && s != CheckSkipped {
+				return string(s)
+			}
+			return "-"
+		}
+		cluster := cell(CheckCluster)
+		if len(p.Clusters) > 0 {
+			cluster = strings.Join(p.Clusters, ",")
+		}
+		result := "pass"
+		if !p.Passed {
+			result = "FAIL"
+		}
+		rows = append(rows, []string{p.Pod, cluster, cell(CheckTLS), cell(CheckMetrics), cell(CheckPassthrough), cell(CheckApp), result})
+	}
+	if err := writeTable(w, header, rows); err != nil {
+		return err
+	}
+	for _, p := range v.Pods {
+		if len(p.Missing) == 0 {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "\n%s is missing:\n", p.Pod); err != nil {
+			return err
+		}
+		for _, m := range p.Missing {
+			if _, err := fmt.Fprintf(w, "  - %s\n", m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,340 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/remedy"
+)
+
+// ErrVerifyFailed marks a verification that ran and found pods where the fix has not taken effect.
+var ErrVerifyFailed = errors.New("the fix has not taken effect on every pod")
+
+// VerifyOptions is `kubectl egress verify`.
+type VerifyOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+
+	Host          string
+	Args          []string
+	Namespace     string
+	AllNamespaces bool
+	Selector      string
+	Output        string
+	Fix           string
+	Wait          time.Duration
+	Interval      time.Duration
+	Since         time.Duration
+	AdminPort     int
+	Concurrency   int
+	AdminTimeout  time.Duration
+
+	now func() time.Time
+	genericiooptions.IOStreams
+}
+
+// NewVerifyOptions returns the defaults.
+func NewVerifyOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *VerifyOptions {
+	return &VerifyOptions{
+		configFlags:  configFlags,
+		Interval:     2 * time.Second,
+		Since:        15 * time.Minute,
+		AdminPort:    inspect.DefaultAdminPort,
+		Concurrency:  8,
+		AdminTimeout: inspect.DefaultCaps.Timeout,
+		now:          time.Now,
+		IOStreams:    streams,
+	}
+}
+
+// NewCmdVerify returns `kubectl egress verify`.
+func NewCmdVerify(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewVerifyOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:   "verify HOST [POD | TYPE/NAME] [-l SELECTOR] [-n NAMESPACE | -A]",
+		Short: "Check on the sidecars that a fix for HOST took effect",
+		Long: `Verify re-reads the sidecars that call HOST and reports, per pod: whether HOST has its own
+cluster (or egress gateway route), whether TLS origination has an upstream TLS transport socket
+with HOST's SNI, whether Istio's L7 metrics (istio_requests_total) name HOST, whether calls still
+leave through PassthroughCluster or die in BlackHoleCluster, and what is still missing and why.
+
+Without POD or TYPE/NAME it checks the pods of the namespace whose traffic names HOST. It exits 0
+when every checked pod passes and 1 otherwise; --wait polls until they pass.`,
+		Example: `  # Right after enable-tls-origination: wait up to a minute for istiod's push and the first calls
+  kubectl egress verify httpbin.org -n demo-passthrough --wait 1m
+
+  # One workload, as JSON
+  kubectl egress verify httpbin.org deploy/shop -n demo-passthrough -o json
+
+  # A hand-written fix: say which one to check for
+  kubectl egress verify api.example.com -n shop --fix tls-origination`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "Check the pods of every namespace that call HOST")
+	fs.StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector for the pods (e.g. app=shop)")
+	fs.StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml (default: table)")
+	fs.StringVar(&o.Fix, "fix", o.Fix, "The fix to check for: register, tls-origination or egress-gateway (default: the one kubectl-egress applied, else what the proxies show)")
+	fs.DurationVar(&o.Wait, "wait", o.Wait, "Poll until every pod passes or this much time has passed (e.g. 1m)")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "Time between polls with --wait")
+	fs.DurationVar(&o.Since, "since", o.Since, "Read access logs this far back")
+	fs.IntVar(&o.AdminPort, "admin-port", o.AdminPort, "Envoy admin port in the pod (proxyAdminPort)")
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Pods read at once")
+	fs.DurationVar(&o.AdminTimeout, "admin-timeout", o.AdminTimeout, "Longest wait for one admin response")
+	return cmd
+}
+
+// Complete takes HOST and the optional target, and the namespace from the kubeconfig.
+func (o *VerifyOptions) Complete(args []string) error {
+	if len(args) > 0 {
+		o.Host, o.Args = args[0], args[1:]
+	}
+	if o.Namespace != "" || o.configFlags == nil {
+		return nil
+	}
+	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return err
+	}
+	o.Namespace = ns
+	return nil
+}
+
+// Validate checks the flags.
+func (o *VerifyOptions) Validate() error {
+	if o.Host == "" {
+		return fmt.Errorf("name the host to verify: kubectl egress verify HOST")
+	}
+	switch o.Output {
+	case inspect.FormatTable, inspect.FormatJSON, inspect.FormatYAML:
+	default:
+		return fmt.Errorf("unknown output format %q: use json or yaml", o.Output)
+	}
+	switch inspect.Fix(o.Fix) {
+	case "", inspect.FixRegister, inspect.FixTLSOrigination, inspect.FixEgressGateway:
+	default:
+		return fmt.Errorf("unknown fix %q: use register, tls-origination or egress-gateway", o.Fix)
+	}
+	if o.Wait < 0 || o.Interval <= 0 {
+		return fmt.Errorf("--wait must not be negative and --interval must be positive")
+	}
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, not %d", o.Concurrency)
+	}
+	if o.AdminPort < 1 || o.AdminPort > 65535 {
+		return fmt.Errorf("--admin-port must be a port number, not %d", o.AdminPort)
+	}
+	return nil
+}
+
+// Run verifies (polling with --wait), prints the last verdict, and fails when a pod did not pass.
+func (o *VerifyOptions) Run(ctx context.Context) error {
+	v, err := o.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if err := inspect.PrintVerification(o.Out, v, o.Output); err != nil {
+		return err
+	}
+	if !v.Passed {
+		failed := 0
+		for _, p := range v.Pods {
+			if !p.Passed {
+				failed++
+			}
+		}
+		return fmt.Errorf("%w: %d of %d pods are missing something (see above)", ErrVerifyFailed, failed, len(v.Pods))
+	}
+	return nil
+}
+
+// Verify reads the proxies and returns the verdict; with Wait it polls until every pod passes
+// or the time is up, and returns the last verdict.
+func (o *VerifyOptions) Verify(ctx context.Context) (inspect.Verification, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := o.clients()
+	if err != nil {
+		return inspect.Verification{}, err
+	}
+	deadline := o.now().Add(o.Wait)
+	for {
+		v, err := o.verifyOnce(ctx, c)
+		if err != nil && !errors.Is(err, errNoCallers) || err == nil && v.Passed || !o.now().Before(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(o.Interval):
+		}
+	}
+}
+
+var errNoCallers = errors.New("no pod calls the host")
+
+type verifyClients struct {
+	config  *rest.Config
+	client  kubernetes.Interface
+	applier *remedy.Applier
+}
+
+func (o *VerifyOptions) clients() (verifyClients, error) {
+	var c verifyClients
+	config, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return c, err
+	}
+	c.config = config
+	if c.client, err = kubernetes.NewForConfig(config); err != nil {
+		return c, err
+	}
+	dyn, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return c, err
+	}
+	// Without Istio's CRDs (or the right to discover them) no fix can be found: verify what the proxies show.
+	c.applier, _ = remedy.NewApplier(dyn, c.client.Discovery())
+	return c, nil
+}
+
+func (o *VerifyOptions) verifyOnce(ctx context.Context, c verifyClients) (inspect.Verification, error) {
+	targets, err := inspect.ResolveTargets(ctx, o.configFlags, c.client, inspect.TargetQuery{
+		Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector,
+	})
+	if err != nil {
+		return inspect.Verification{}, err
+	}
+	fetcher := &inspect.Fetcher{
+		Forwarder: &inspect.PortForwarder{Config: c.config, Client: c.client},
+		Client:    c.client, AdminPort: o.AdminPort,
+		Caps:  inspect.Caps{MaxBytes: inspect.DefaultCaps.MaxBytes, Timeout: o.AdminTimeout},
+		Since: o.Since,
+	}
+	proxies := readProxies(ctx, fetcher, targets.Pods, o.Concurrency, o.now())
+	if len(o.Args) == 0 {
+		// A namespace holds many pods that never call the host; check the ones whose traffic names it.
+		proxies = slices.DeleteFunc(proxies, func(p inspect.ProxyState) bool {
+			return len(p.Report.Errors) == 0 && !inspect.CallsHost(p.Report, o.Host)
+		})
+	}
+	req := inspect.VerifyRequest{Host: o.Host, Fix: inspect.Fix(o.Fix)}
+	if c.applier != nil {
+		fix, at := o.appliedFix(ctx, c.applier, targets.Pods)
+		if req.Fix == "" {
+			req.Fix = fix
+		}
+		req.FixedAt = at
+	}
+	v := inspect.Verify(req, proxies)
+	if len(proxies) == 0 {
+		return v, fmt.Errorf("%w: no pod%s has traffic that names %s (no access-log line, metric or connection): name the pod with POD or TYPE/NAME, or make a call first",
+			errNoCallers, scopeOf(o.Namespace, o.AllNamespaces), o.Host)
+	}
+	return v, nil
+}
+
+func scopeOf(ns string, all bool) string {
+	switch {
+	case all:
+		return " in any namespace"
+	case ns != "":
+		return " in namespace " + ns
+	}
+	return ""
+}
+
+// appliedFix finds the objects kubectl-egress wrote for the host, in the pods' namespaces and
+// then anywhere: the fix they record and when the newest was created.
+func (o *VerifyOptions) appliedFix(ctx context.Context, ap *remedy.Applier, pods []corev1.Pod) (inspect.Fix, time.Time) {
+	namespaces := []string{}
+	for _, p := range pods {
+		if !slices.Contains(namespaces, p.Namespace) {
+			namespaces = append(namespaces, p.Namespace)
+		}
+	}
+	if o.AllNamespaces {
+		namespaces = nil
+	}
+	namespaces = append(namespaces, "")
+	for _, ns := range namespaces {
+		objs, err := ap.List(ctx, ns)
+		if err != nil {
+			continue
+		}
+		var fix inspect.Fix
+		var at time.Time
+		for _, m := range objs {
+			if m.Host != o.Host {
+				continue
+			}
+			if fix == "" || m.Kind == "ServiceEntry" {
+				fix = inspect.Fix(m.Fix)
+			}
+			if m.Created.After(at) {
+				at = m.Created.Time
+			}
+		}
+		if fix != "" {
+			return fix, at
+		}
+	}
+	return "", time.Time{}
+}
+
+// readProxies fetches and inspects each pod, keeping its Istio metric samples for the checks
+// that need the exact labels.
+func readProxies(ctx context.Context, f *inspect.Fetcher, pods []corev1.Pod, concurrency int, now time.Time) []inspect.ProxyState {
+	out := make([]inspect.ProxyState, len(pods))
+	sem := make(chan struct{}, concurrency)
+	done := make(chan struct{})
+	for i := range pods {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem; done <- struct{}{} }()
+			src, closeFn := f.Fetch(ctx, &pods[i])
+			stats := src.Stats
+			rep, err := inspect.Inspect(src, now)
+			closeFn()
+			if err != nil {
+				rep.Pod = src.Pod
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+			p := inspect.ProxyState{Report: rep}
+			if len(stats) > 0 {
+				if st, err := inspect.ParseStats(stats); err == nil {
+					p.Metrics = st.Istio
+					if p.Metrics == nil {
+						p.Metrics = []inspect.MetricSample{}
+					}
+				}
+			}
+			out[i] = p
+		}()
+	}
+	for range pods {
+		<-done
+	}
+	return out
+}
