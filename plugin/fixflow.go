@@ -186,6 +186,17 @@ type fixRunner struct {
 
 // newFixRunner connects to the cluster and checks that Istio's CRDs are served.
 func newFixRunner(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, f fixFlags) (*fixRunner, error) {
+	ap, err := newApplier(configFlags)
+	if err != nil {
+		return nil, err
+	}
+	r := &fixRunner{configFlags: configFlags, flags: f, IOStreams: streams, applier: ap, now: time.Now}
+	r.terminal = func() bool { return isTerminal(streams.In) && isTerminal(streams.Out) }
+	return r, nil
+}
+
+// newApplier connects remedy's Applier to the cluster of the kubeconfig.
+func newApplier(configFlags *genericclioptions.ConfigFlags) (*remedy.Applier, error) {
 	config, err := configFlags.ToRESTConfig()
 	if err != nil {
 		return nil, err
@@ -198,13 +209,7 @@ func newFixRunner(configFlags *genericclioptions.ConfigFlags, streams genericioo
 	if err != nil {
 		return nil, err
 	}
-	ap, err := remedy.NewApplier(dyn, disco)
-	if err != nil {
-		return nil, err
-	}
-	r := &fixRunner{configFlags: configFlags, flags: f, IOStreams: streams, applier: ap, now: time.Now}
-	r.terminal = func() bool { return isTerminal(streams.In) && isTerminal(streams.Out) }
-	return r, nil
+	return remedy.NewApplier(dyn, disco)
 }
 
 func isTerminal(v any) bool {

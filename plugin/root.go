@@ -36,6 +36,11 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 	cmd.AddCommand(NewCmdCompletion(streams))
 	cmd.AddCommand(NewCmdInspect(configFlags, streams))
 	cmd.AddCommand(NewCmdVerify(configFlags, streams))
+	cmd.AddCommand(NewCmdRegister(configFlags, streams))
+	cmd.AddCommand(NewCmdTLSOrigination(configFlags, streams))
+	cmd.AddCommand(NewCmdGateway(configFlags, streams))
+	cmd.AddCommand(NewCmdList(configFlags, streams))
+	cmd.AddCommand(NewCmdUndo(configFlags, streams))
 	return cmd
 }
 
