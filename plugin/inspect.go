@@ -220,6 +220,9 @@ func (o *InspectOptions) collect(ctx context.Context) ([]inspect.PodReport, []in
 	if err != nil {
 		return nil, nil, err
 	}
+	// Each pod costs two API calls (port-forward, logs); client-go's default 5 QPS would make a
+	// 500-pod mesh take minutes. This is kubectl's own discovery budget, scaled to --concurrency.
+	config.QPS, config.Burst = float32(10*o.Concurrency), 20*o.Concurrency
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, nil, err
