@@ -45,6 +45,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -244,6 +245,14 @@ func (r *fixRunner) inspectNamespace(ctx context.Context) (inspect.Report, error
 	if err != nil {
 		return inspect.Report{}, err
 	}
+	// A namespace without pods yet is no error: there is nothing to observe.
+	some, err := client.CoreV1().Pods(r.flags.Namespace).List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return inspect.Report{}, fmt.Errorf("failed to list pods: %w", err)
+	}
+	if len(some.Items) == 0 {
+		return inspect.Aggregate(nil), nil
+	}
 	targets, err := inspect.ResolveTargets(ctx, r.configFlags, client, inspect.TargetQuery{Namespace: r.flags.Namespace})
 	if err != nil {
 		return inspect.Report{}, err
@@ -369,18 +378,18 @@ func (r *fixRunner) planFor(ctx context.Context, req fixRequest) (*remedy.Plan, 
 		return nil, err
 	}
 	t := r.target(ctx, host)
-	rep := r.observe(ctx)
 	switch req.Fix {
 	case remedy.FixRegister:
 		ports := req.Ports
 		if len(ports) == 0 {
-			ports = observedPorts(rep, host)
+			ports = observedPorts(r.observe(ctx), host)
 			if len(ports) == 0 {
 				return nil, fmt.Errorf("no traffic to %s was seen from the pods of namespace %s: give its port and protocol, e.g. --port 443 --protocol TLS", host, r.flags.Namespace)
 			}
 		}
 		return remedy.PlanRegister(t, remedy.RegisterOptions{Ports: ports, Addresses: req.Addresses}, ex)
 	case remedy.FixTLSOrigination:
+		rep := r.observe(ctx)
 		p, err := remedy.PlanTLSOrigination(t, remedy.TLSOriginationOptions{
 			CACertificates:   req.CACertificates,
 			CredentialName:   req.CredentialName,
@@ -405,6 +414,7 @@ func (r *fixRunner) planFor(ctx context.Context, req fixRequest) (*remedy.Plan, 
 		if err != nil {
 			return nil, err
 		}
+		rep := r.observe(ctx)
 		p, err := remedy.PlanEgressGateway(t, remedy.EgressGatewayOptions{
 			Gateway:        g,
 			TLSOrigination: req.GatewayTLSOrigination,

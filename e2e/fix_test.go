@@ -1,0 +1,394 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-egress/kubectl-egress/e2e/mesh"
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+)
+
+// The fix commands' tests each run in a namespace of their own, with one pod whose app calls the
+// hosts under test, and delete it at the end: the scenario namespaces stay as other tests expect.
+
+// fixWorkload creates namespace ns with a one-pod Deployment whose app makes calls, waits until
+// the pod's sidecar stand-in is synced with istiod, and returns the pod's name and stand-in.
+func fixWorkload(t *testing.T, ns string, calls []sidecar.Call) (string, *sidecar.Sidecar) {
+	t.Helper()
+	kubectl(t, "", "create", "namespace", ns)
+	t.Cleanup(func() { _, _ = kubectlErr("", "delete", "namespace", ns, "--wait=false") })
+	if len(calls) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, _ := json.Marshal(map[string]string{
+		"sidecar.istio.io/status":                 `{"initContainers":["istio-init"],"containers":["istio-proxy"],"revision":"default"}`,
+		"kubectl.kubernetes.io/default-container": "app",
+		mesh.CallsAnnotation:                      string(b),
+	})
+	kubectl(t, fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: %[1]s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata:
+      labels: {app: app, security.istio.io/tlsMode: istio, service.istio.io/canonical-name: app}
+      annotations: %[2]s
+    spec:
+      nodeName: kwok-node-0
+      automountServiceAccountToken: false
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+      containers:
+      - {name: app, image: curlimages/curl:8.11.0, command: [sleep, infinity]}
+      - name: istio-proxy
+        image: docker.io/istio/proxyv2:%[3]s
+        args: [proxy, sidecar, --domain, $(POD_NAMESPACE).svc.cluster.local]
+`, ns, ann, mesh.IstioVersion), "apply", "-f", "-")
+	var pod string
+	var sc *sidecar.Sidecar
+	eventually(t, 60*time.Second, "the stand-in of the pod in "+ns, func() error {
+		out, err := kubectlErr("", "get", "pods", "-n", ns, "-l", "app=app", "-o", "jsonpath={.items[*].metadata.name}")
+		if err != nil || strings.TrimSpace(out) == "" {
+			return fmt.Errorf("no pod yet: %s", out)
+		}
+		pod = strings.Fields(out)[0]
+		if sc = lm.Sidecars.Get(ns, pod); sc == nil {
+			return fmt.Errorf("no stand-in for %s yet", pod)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := sc.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return pod, sc
+}
+
+// mustEgress runs `kubectl egress ARGS`, fails the test on a non-zero exit, and returns stdout.
+func mustEgress(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	out, errOut, code := egress(t, args...)
+	if code != 0 {
+		t.Fatalf("kubectl egress %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out, errOut
+}
+
+// wantLines fails unless out holds each line, whole.
+func wantLines(t *testing.T, what, out string, want ...string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	for _, w := range want {
+		found := false
+		for _, l := range lines {
+			if l == w {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no line %q in:\n%s", what, w, out)
+		}
+	}
+}
+
+// managedIn is what `kubectl get` sees labelled as kubectl-egress's in ns.
+func managedIn(t *testing.T, ns string) string {
+	t.Helper()
+	return strings.TrimSpace(kubectl(t, "", "get", "serviceentries,destinationrules,gateways,virtualservices", "-n", ns,
+		"-l", "app.kubernetes.io/managed-by=kubectl-egress", "-o", "name"))
+}
+
+// dispositionAfterReplay replays the app's calls until inspect reports host:port with want
+// only, which tells that istiod pushed the change and the proxy routes the calls by it.
+func dispositionAfterReplay(t *testing.T, ns string, sc *sidecar.Sidecar, host string, port uint32, want inspect.Disposition) {
+	t.Helper()
+	start := time.Now()
+	eventually(t, 60*time.Second, fmt.Sprintf("%s:%d %s in %s", host, port, want, ns), func() error {
+		if err := sc.Replay(context.Background()); err != nil {
+			return err
+		}
+		// Access-log lines older than the change age out of the window; the proxy's own config
+		// and the fresh calls must then agree on one disposition.
+		r := inspectJSON(t, "-n", ns, "--since", "2s")
+		var seen []string
+		for _, d := range r.Destinations {
+			if d.Host == host && d.Port == port {
+				seen = append(seen, fmt.Sprintf("%s (%s, %v)", d.Disposition, d.Cluster, d.Signals))
+			}
+		}
+		if len(seen) == 1 && strings.HasPrefix(seen[0], string(want)+" ") {
+			return nil
+		}
+		return fmt.Errorf("seen %v", seen)
+	})
+	t.Logf("%s:%d is %s %s after the change", host, port, want, time.Since(start).Round(time.Millisecond))
+}
+
+// regexpLine tells whether some line of out matches the regular expression re.
+func regexpLine(out, re string) bool {
+	return regexp.MustCompile(`(?m)` + re).MatchString(out)
+}
+
+// clusterOf returns the cluster of that name in the proxies of ns, from inspect, or nil.
+func clusterOf(t *testing.T, ns, name string) *inspect.Cluster {
+	t.Helper()
+	r := inspectJSON(t, "-n", ns)
+	for i := range r.Clusters {
+		if r.Clusters[i].Name == name {
+			return &r.Clusters[i]
+		}
+	}
+	return nil
+}
+
+// register: refused without a terminal or --yes; -o yaml and --dry-run=server write nothing; then
+// applied, pushed by istiod (own cluster, disposition registered), unchanged on re-apply, listed,
+// and undone back to passthrough.
+func TestFixRegister(t *testing.T) {
+	const ns = "fix-register"
+	_, sc := fixWorkload(t, ns, []sidecar.Call{
+		{Host: "api.github.com", IP: "203.0.113.51", Port: 443, Scheme: "https", Count: 2},
+		{Host: "httpbin.org", IP: "203.0.113.61", Port: 80, Scheme: "http", Count: 1},
+	})
+	dispositionAfterReplay(t, ns, sc, "api.github.com", 443, inspect.DispositionPassthrough)
+
+	t.Run("no terminal and no --yes refuses", func(t *testing.T) {
+		out, stderr, code := egress(t, "register", "api.github.com", "-n", ns)
+		if code != 1 || stderr != "error: refusing to apply without confirmation: stdin is not a terminal; pass --yes to apply, or -o yaml to write the manifests\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+		}
+		if got := managedIn(t, ns); got != "" {
+			t.Errorf("objects created: %s", got)
+		}
+	})
+	t.Run("-o yaml applies nothing", func(t *testing.T) {
+		out, _ := mustEgress(t, "register", "api.github.com", "-n", ns, "-o", "yaml")
+		// The port and protocol come from what inspect saw: TLS to 443.
+		for _, w := range []string{"kind: ServiceEntry", "name: egress-api-github-com", "number: 443", "protocol: TLS", "resolution: DNS", "location: MESH_EXTERNAL"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("-o yaml lacks %q:\n%s", w, out)
+			}
+		}
+		if got := managedIn(t, ns); got != "" {
+			t.Errorf("objects created: %s", got)
+		}
+	})
+	t.Run("--dry-run=server writes nothing", func(t *testing.T) {
+		out, _ := mustEgress(t, "register", "api.github.com", "-n", ns, "--dry-run=server")
+		wantLines(t, "dry run", out, "serviceentry.networking.istio.io/egress-api-github-com created (server dry run)")
+		if got := managedIn(t, ns); got != "" {
+			t.Errorf("objects created: %s", got)
+		}
+	})
+
+	start := time.Now()
+	out, _ := mustEgress(t, "register", "api.github.com", "-n", ns, "--yes")
+	wantLines(t, "register", out, "serviceentry.networking.istio.io/egress-api-github-com created")
+	t.Logf("register applied in %s", time.Since(start).Round(time.Millisecond))
+	if m := kubectl(t, "", "get", "serviceentry", "-n", ns, "egress-api-github-com", "-o", "jsonpath={.metadata.managedFields[*].manager}"); m != "kubectl-egress" {
+		t.Errorf("field managers: %q", m)
+	}
+	eventually(t, 30*time.Second, "outbound|443||api.github.com pushed", func() error {
+		if clusterOf(t, ns, "outbound|443||api.github.com") == nil {
+			return fmt.Errorf("no cluster")
+		}
+		return nil
+	})
+	t.Logf("istiod pushed outbound|443||api.github.com %s after the apply", time.Since(start).Round(time.Millisecond))
+	dispositionAfterReplay(t, ns, sc, "api.github.com", 443, inspect.DispositionRegistered)
+
+	out, _ = mustEgress(t, "register", "api.github.com", "-n", ns, "--yes")
+	wantLines(t, "re-apply", out, "serviceentry.networking.istio.io/egress-api-github-com unchanged")
+
+	out, _ = mustEgress(t, "list", "-n", ns)
+	if !strings.Contains(out, "HOST") || !regexpLine(out, `^api\.github\.com\s+register\s+serviceentry\.networking\.istio\.io/egress-api-github-com\s+\S+$`) {
+		t.Errorf("list:\n%s", out)
+	}
+
+	if _, stderr, code := egress(t, "undo", "api.github.com", "-n", ns); code != 1 || !strings.Contains(stderr, "refusing to delete without confirmation") {
+		t.Errorf("undo without --yes: exit %d, %s", code, stderr)
+	}
+	out, _ = mustEgress(t, "undo", "api.github.com", "-n", ns, "--yes")
+	wantLines(t, "undo", out, "serviceentry.networking.istio.io/egress-api-github-com deleted")
+	if got := managedIn(t, ns); got != "" {
+		t.Errorf("left after undo: %s", got)
+	}
+	eventually(t, 30*time.Second, "outbound|443||api.github.com removed", func() error {
+		if clusterOf(t, ns, "outbound|443||api.github.com") != nil {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+	dispositionAfterReplay(t, ns, sc, "api.github.com", 443, inspect.DispositionPassthrough)
+}
+
+// enable-tls-origination: ServiceEntry and DestinationRule; the app owner is told which pods call
+// https:// today; istiod pushes outbound|80||HOST with TLS SIMPLE and the SNI; once the app calls
+// http://, inspect sees tls-origination; re-applying changes nothing; undo removes both.
+func TestFixTLSOrigination(t *testing.T) {
+	const ns = "fix-tls"
+	pod, sc := fixWorkload(t, ns, []sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.62", Port: 443, Scheme: "https", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, "httpbin.org", 443, inspect.DispositionPassthrough)
+
+	start := time.Now()
+	out, stderr := mustEgress(t, "enable-tls-origination", "httpbin.org", "-n", ns, "--yes")
+	wantLines(t, "enable-tls-origination", out,
+		"serviceentry.networking.istio.io/egress-httpbin-org created",
+		"destinationrule.networking.istio.io/egress-httpbin-org created",
+		"tell the app owner: call http://httpbin.org (port 80), not https://: the sidecar now does TLS to httpbin.org:443",
+		"pods that call https://httpbin.org today and must switch to http://httpbin.org: "+ns+"/"+pod)
+	if !strings.Contains(stderr, "Warning: DestinationRule fix-tls/egress-httpbin-org originates TLS to httpbin.org without caCertificates") {
+		t.Errorf("no IST0129 warning on stderr: %s", stderr)
+	}
+	var c *inspect.Cluster
+	eventually(t, 30*time.Second, "outbound|80||httpbin.org with TLS pushed", func() error {
+		if c = clusterOf(t, ns, "outbound|80||httpbin.org"); c == nil || c.TLS != "SIMPLE" {
+			return fmt.Errorf("cluster %+v", c)
+		}
+		return nil
+	})
+	if c.SNI != "httpbin.org" || len(c.EndpointPorts) != 1 || c.EndpointPorts[0] != 443 {
+		t.Errorf("origination cluster: SNI %q, endpoint ports %v; want httpbin.org, [443]", c.SNI, c.EndpointPorts)
+	}
+	t.Logf("istiod pushed outbound|80||httpbin.org (TLS SIMPLE) %s after the apply", time.Since(start).Round(time.Millisecond))
+
+	sc.SetCalls([]sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.62", Port: 80, Scheme: "http", Path: "/get", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, "httpbin.org", 80, inspect.DispositionTLSOrigination)
+
+	out, _ = mustEgress(t, "enable-tls-origination", "httpbin.org", "-n", ns, "--yes")
+	wantLines(t, "re-apply", out,
+		"serviceentry.networking.istio.io/egress-httpbin-org unchanged",
+		"destinationrule.networking.istio.io/egress-httpbin-org unchanged")
+
+	out, _ = mustEgress(t, "list", "-n", ns)
+	if !regexpLine(out, `^httpbin\.org\s+tls-origination\s+destinationrule\.networking\.istio\.io/egress-httpbin-org\s+\S+$`) {
+		t.Errorf("list:\n%s", out)
+	}
+	out, _ = mustEgress(t, "undo", "httpbin.org", "-n", ns, "--yes")
+	wantLines(t, "undo", out,
+		"destinationrule.networking.istio.io/egress-httpbin-org deleted",
+		"serviceentry.networking.istio.io/egress-httpbin-org deleted")
+	eventually(t, 30*time.Second, "outbound|80||httpbin.org removed", func() error {
+		if clusterOf(t, ns, "outbound|80||httpbin.org") != nil {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+	sc.SetCalls([]sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.62", Port: 443, Scheme: "https", Count: 1}})
+	dispositionAfterReplay(t, ns, sc, "httpbin.org", 443, inspect.DispositionPassthrough)
+}
+
+// route-via-gateway through the local mesh's istio-system/istio-egressgateway: four objects,
+// the sidecar routes the host to the gateway, re-applying changes nothing, undo restores.
+func TestFixRouteViaGateway(t *testing.T) {
+	const ns = "fix-gateway"
+	_, sc := fixWorkload(t, ns, []sidecar.Call{{Host: "www.wikipedia.org", IP: "203.0.113.64", Port: 443, Scheme: "https", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, "www.wikipedia.org", 443, inspect.DispositionPassthrough)
+
+	out, _ := mustEgress(t, "route-via-gateway", "www.wikipedia.org", "-n", ns, "--yes")
+	want := []string{
+		"serviceentry.networking.istio.io/egress-www-wikipedia-org created",
+		"destinationrule.networking.istio.io/egress-www-wikipedia-org-gw created",
+		"gateway.networking.istio.io/egress-www-wikipedia-org created",
+		"virtualservice.networking.istio.io/egress-www-wikipedia-org created",
+	}
+	wantLines(t, "route-via-gateway", out, want...)
+	dispositionAfterReplay(t, ns, sc, "www.wikipedia.org", 443, inspect.DispositionEgressGateway)
+
+	out, _ = mustEgress(t, "route-via-gateway", "www.wikipedia.org", "-n", ns, "--yes")
+	for i := range want {
+		want[i] = strings.TrimSuffix(want[i], "created") + "unchanged"
+	}
+	wantLines(t, "re-apply", out, want...)
+
+	out, _ = mustEgress(t, "list", "-A")
+	if !regexpLine(out, `^fix-gateway\s+www\.wikipedia\.org\s+egress-gateway\s+gateway\.networking\.istio\.io/egress-www-wikipedia-org\s+\S+$`) {
+		t.Errorf("list -A:\n%s", out)
+	}
+	out, _ = mustEgress(t, "undo", "--all", "-n", ns, "--yes")
+	if n := strings.Count(out, " deleted\n"); n != 4 {
+		t.Errorf("undo --all deleted %d objects:\n%s", n, out)
+	}
+	dispositionAfterReplay(t, ns, sc, "www.wikipedia.org", 443, inspect.DispositionPassthrough)
+}
+
+// Guards refuse in one line, exit 1, and create nothing.
+func TestFixGuards(t *testing.T) {
+	const ns = "fix-guards"
+	fixWorkload(t, ns, nil)
+	kubectl(t, `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: legacy, namespace: fix-guards}
+spec:
+  hosts: [legacy.example.com]
+  exportTo: ["."]
+  ports: [{number: 80, name: tcp, protocol: TCP}]
+  addresses: [192.0.2.80]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: egress-clash-example-com, namespace: fix-guards}
+spec:
+  hosts: [clash.example.com]
+  exportTo: ["."]
+  ports: [{number: 8443, name: tls, protocol: TLS}]
+  resolution: DNS
+---
+apiVersion: v1
+kind: Service
+metadata: {name: helm-egress, namespace: fix-guards}
+spec:
+  selector: {istio: egress-from-helm}
+  ports: [{name: https, port: 443}]
+`, "apply", "-f", "-")
+
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"another protocol on the port": {
+			[]string{"enable-tls-origination", "legacy.example.com", "--yes"},
+			"error: refusing to declare legacy.example.com port 80 as HTTP: ServiceEntry fix-guards/legacy declares it as TCP, and one host with two protocols on a port blackholes traffic (istio#51466, IST0177); use TCP, or change fix-guards/legacy\n",
+		},
+		"unmanaged object of the same name": {
+			[]string{"register", "clash.example.com", "--port", "443", "--protocol", "TLS", "--yes"},
+			"error: refusing to replace ServiceEntry fix-guards/egress-clash-example-com: it exists and is not managed by kubectl-egress; remove it, or pass --force to take it over\n",
+		},
+		"no traffic seen and no port": {
+			[]string{"register", "unseen.example.com", "--yes"},
+			"error: no traffic to unseen.example.com was seen from the pods of namespace fix-guards: give its port and protocol, e.g. --port 443 --protocol TLS\n",
+		},
+		"gateway selector matches no pod": {
+			[]string{"route-via-gateway", "www.example.org", "--gateway", "fix-guards/helm-egress", "--yes"},
+			"error: egress gateway selector istio=egress-from-helm (from service fix-guards/helm-egress) matches no pod in fix-guards (istio#45854): check the gateway is installed and its pods' labels\n",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, stderr, code := egress(t, append(tc.args, "-n", ns)...)
+			if code != 1 || stderr != tc.want || out != "" {
+				t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, out, stderr, tc.want)
+			}
+			if got := managedIn(t, ns); got != "" {
+				t.Errorf("objects created: %s", got)
+			}
+		})
+	}
+	if l := kubectl(t, "", "get", "serviceentry", "-n", ns, "egress-clash-example-com", "-o", "jsonpath={.metadata.labels}"); l != "" {
+		t.Errorf("the unmanaged ServiceEntry was changed: labels %s", l)
+	}
+}
