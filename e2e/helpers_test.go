@@ -133,3 +133,8 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 	}
 	t.Fatalf("%s: not true after %s: %v", what, timeout, err)
 }
+
+// hasLine reports whether any line of out matches re.
+func hasLine(out, re string) bool {
+	return regexp.MustCompile(`(?m)` + re).MatchString(out)
+}

@@ -101,3 +101,22 @@ func TestPrintReportUnknownFormat(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestPrintPods(t *testing.T) {
+	r := Report{Pods: []PodFacts{
+		{Namespace: "shop", Name: "web-0", Workload: "deploy/web", IstioVersion: "1.31.1", OutboundMode: ModeRegistryOnly, AccessLogging: AccessLoggingOn,
+			CaptureExclusions: []Bypass{{Annotation: "traffic.sidecar.istio.io/excludeOutboundIPRanges", Value: "10.0.0.0/8"}}},
+		{Namespace: "shop", Name: "web-1", AccessLogging: AccessLoggingOff, Errors: []string{"boom"}},
+	}}
+	var b strings.Builder
+	if err := PrintPods(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	want := `NAMESPACE   POD     WORKLOAD     ISTIO    OUTBOUND MODE   ACCESS LOG   EXCLUSIONS                           ERRORS
+shop        web-0   deploy/web   1.31.1   REGISTRY_ONLY   on           excludeOutboundIPRanges=10.0.0.0/8   0
+shop        web-1   -            -        -               off          -                                    1
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("pods table (-want +got):\n%s", diff)
+	}
+}

@@ -221,3 +221,20 @@ func dashIfEmpty(s string) string {
 	}
 	return s
 }
+
+// PrintPods writes what each inspected proxy says about itself: version, the outbound mode its
+// own virtualOutbound listener enforces, whether access logging is on, capture exclusions and
+// errors.
+func PrintPods(w io.Writer, r Report) error {
+	header := []string{"NAMESPACE", "POD", "WORKLOAD", "ISTIO", "OUTBOUND MODE", "ACCESS LOG", "EXCLUSIONS", "ERRORS"}
+	rows := make([][]string, 0, len(r.Pods))
+	for _, p := range r.Pods {
+		var excl []string
+		for _, b := range p.CaptureExclusions {
+			excl = append(excl, strings.TrimPrefix(b.Annotation, "traffic.sidecar.istio.io/")+"="+b.Value)
+		}
+		rows = append(rows, []string{p.Namespace, p.Name, dashIfEmpty(p.Workload), dashIfEmpty(p.IstioVersion),
+			dashIfEmpty(p.OutboundMode), dashIfEmpty(p.AccessLogging), dashIfEmpty(strings.Join(excl, ",")), strconv.Itoa(len(p.Errors))})
+	}
+	return writeTable(w, header, rows)
+}

@@ -35,6 +35,7 @@ type InspectOptions struct {
 	AdminTimeout  time.Duration
 	Clusters      bool
 	Endpoints     bool
+	Pods          bool
 	All           bool
 
 	now func() time.Time
@@ -103,6 +104,7 @@ or bypassed, and the fix it recommends.`,
 	fs.DurationVar(&o.AdminTimeout, "admin-timeout", o.AdminTimeout, "Longest wait for one admin response")
 	fs.BoolVar(&o.Clusters, "clusters", o.Clusters, "Print the sidecars' clusters instead of destinations")
 	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
+	fs.BoolVar(&o.Pods, "pods", o.Pods, "Print each proxy's facts (Istio version, outbound mode, access logging, exclusions) instead of destinations")
 	fs.BoolVar(&o.All, "all", o.All, "With --clusters or --endpoints: every cluster, not only egress ones")
 	return cmd
 }
@@ -136,8 +138,14 @@ func (o *InspectOptions) Validate() error {
 	if o.offline() && (len(o.Args) > 0 || o.AllNamespaces || o.Selector != "") {
 		return fmt.Errorf("--file and --admin-url read one proxy: drop the pod, -l and -A arguments")
 	}
-	if o.Clusters && o.Endpoints {
-		return fmt.Errorf("--clusters and --endpoints do not go together: pick one")
+	views := 0
+	for _, v := range []bool{o.Clusters, o.Endpoints, o.Pods} {
+		if v {
+			views++
+		}
+	}
+	if views > 1 {
+		return fmt.Errorf("--clusters, --endpoints and --pods do not go together: pick one")
 	}
 	if o.All && !o.Clusters && !o.Endpoints {
 		return fmt.Errorf("--all goes with --clusters or --endpoints")
@@ -175,6 +183,7 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	for _, s := range skipped {
 		fmt.Fprintf(o.ErrOut, "skipped pod %s: %s\n", s.Pod.Key(), s.Reason)
 	}
+	o.warnAccessLogOff(report)
 	failed := 0
 	for _, p := range report.Pods {
 		for _, e := range p.Errors {
@@ -188,6 +197,23 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: %d of %d pods", ErrPartial, failed, len(report.Pods))
 	}
 	return nil
+}
+
+// warnAccessLogOff tells, once per namespace, that hosts of TLS passthrough traffic stay
+// unknown without access logs, and prints the Telemetry resource that turns them on.
+func (o *InspectOptions) warnAccessLogOff(r inspect.Report) {
+	if o.Output == "json" || o.Output == "yaml" {
+		return // the report carries enableAccessLogging itself
+	}
+	seen := map[string]bool{}
+	for _, p := range r.Pods {
+		if p.AccessLogging != inspect.AccessLoggingOff || seen[p.Namespace] || p.EnableAccessLogging == "" {
+			continue
+		}
+		seen[p.Namespace] = true
+		fmt.Fprintf(o.ErrOut, "warning: access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
+			p.Key(), p.AccessLoggingReason, p.EnableAccessLogging)
+	}
 }
 
 func (o *InspectOptions) collect(ctx context.Context) ([]inspect.PodReport, []inspect.Skipped, error) {
@@ -263,6 +289,8 @@ func (o *InspectOptions) print(r inspect.Report) error {
 		return inspect.PrintClusters(o.Out, r, o.All)
 	case o.Endpoints:
 		return inspect.PrintEndpoints(o.Out, r, o.All)
+	case o.Pods:
+		return inspect.PrintPods(o.Out, r)
 	}
 	return inspect.PrintReport(o.Out, r, o.Output)
 }

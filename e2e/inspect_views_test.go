@@ -1,0 +1,135 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+)
+
+// startApp creates namespace ns with a one-pod Deployment whose app makes calls, plus extra
+// YAML applied in the namespace first, and waits for its sidecar stand-in. The namespace is
+// deleted when the test ends.
+func startApp(t *testing.T, ns, app, extra string, calls []sidecar.Call) string {
+	t.Helper()
+	b, err := json.Marshal(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+"}\n", "apply", "-f", "-")
+	t.Cleanup(func() { kubectlErr("", "delete", "namespace", ns, "--wait=false") })
+	if extra != "" {
+		kubectl(t, extra, "apply", "-n", ns, "-f", "-")
+		time.Sleep(time.Second) // let istiod's debounced push carry the config before the pod connects
+	}
+	kubectl(t, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: `+app+`}
+spec:
+  selector: {matchLabels: {app: `+app+`}}
+  template:
+    metadata:
+      labels: {app: `+app+`}
+      annotations:
+        sidecar.istio.io/status: '{"containers":["istio-proxy"]}'
+        localmesh.kubectl-egress.dev/calls: '`+string(b)+`'
+    spec:
+      nodeName: kwok-node-0
+      automountServiceAccountToken: false
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+      containers:
+      - {name: `+app+`, image: curlimages/curl, command: [sleep, infinity]}
+      - {name: istio-proxy, image: docker.io/istio/proxyv2:1.31.1}
+`, "apply", "-n", ns, "-f", "-")
+	var pod string
+	eventually(t, 60*time.Second, "stand-in for "+ns+"/"+app, func() error {
+		pod = strings.TrimSpace(kubectl(t, "", "get", "pods", "-n", ns, "-l", "app="+app, "-o", "jsonpath={.items[0].metadata.name}"))
+		if pod == "" || lm.Sidecars.Get(ns, pod) == nil {
+			return errNotYet
+		}
+		return lm.Sidecars.Get(ns, pod).WaitSynced(t.Context())
+	})
+	return pod
+}
+
+var errNotYet = errorString("not yet")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// The --pods, --clusters and --endpoints views show the proxies' own facts and configuration.
+func TestInspectViews(t *testing.T) {
+	out, stderr, code := egress(t, "inspect", "-A", "--pods")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "OUTBOUND MODE") || !hasLine(out, `^demo-locked\s+billing-\S+\s+deploy/billing\s+1\.31\.1\s+REGISTRY_ONLY\s+on\s`) {
+		t.Errorf("--pods does not show demo-locked's REGISTRY_ONLY proxy:\n%s", out)
+	}
+	if !hasLine(out, `^demo-bypass\s.*excludeOutboundIPRanges=192\.0\.2\.0/24`) {
+		t.Errorf("--pods does not show demo-bypass's exclusion:\n%s", out)
+	}
+	out, _, _ = egress(t, "inspect", "-n", "demo-originated", "--clusters")
+	if !hasLine(out, `^httpbin\.org\s+80\s+-\s+outbound\s+STRICT_DNS\s+SIMPLE\s+demo-originated/httpbin$`) {
+		t.Errorf("--clusters does not show the originating cluster:\n%s", out)
+	}
+	if strings.Contains(out, "kubernetes.default") {
+		t.Errorf("--clusters without --all lists mesh-internal clusters:\n%s", out)
+	}
+	out, _, _ = egress(t, "inspect", "-n", "demo-originated", "--clusters", "--all")
+	if !strings.Contains(out, "kubernetes.default.svc.cluster.local") {
+		t.Errorf("--clusters --all misses mesh-internal clusters:\n%s", out)
+	}
+	out, _, _ = egress(t, "inspect", "-n", "demo-passthrough", "--endpoints")
+	if !hasLine(out, `^203\.0\.113\.10:443\s+HEALTHY\s+PassthroughCluster$`) {
+		t.Errorf("--endpoints does not list PassthroughCluster's original destination:\n%s", out)
+	}
+}
+
+// --admin-url reads an Envoy admin API directly, no cluster access needed.
+func TestInspectAdminURL(t *testing.T) {
+	pod := firstPod(t, "demo-originated", "checkout")
+	base := portForward(t, "demo-originated", pod, 15000)
+	r := inspectJSON(t, "--admin-url", base)
+	found := false
+	for _, d := range r.Destinations {
+		if d.Host == "httpbin.org" && d.Port == 80 && d.Disposition == inspect.DispositionTLSOrigination {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("--admin-url report lacks httpbin.org:80 tls-origination: %+v", r.Destinations)
+	}
+	_, stderr, code := egress(t, "inspect", "--admin-url", "http://127.0.0.1:1")
+	if code != 1 || !strings.Contains(stderr, "cannot read the Envoy admin API at http://127.0.0.1:1") {
+		t.Errorf("unreachable admin URL: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// With access logging off for a namespace, inspect says so and prints the Telemetry to apply.
+func TestInspectAccessLoggingOff(t *testing.T) {
+	const ns = "e2e-nologs"
+	startApp(t, ns, "quiet", `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: no-access-logs}
+spec:
+  accessLogging: [{providers: [{name: envoy}], disabled: true}]
+`, []sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2}})
+	_, stderr, code := egress(t, "inspect", "-n", ns)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "warning: access logging is off for pod "+ns+"/") || !strings.Contains(stderr, "kind: Telemetry") {
+		t.Errorf("no access-logging warning with the Telemetry to apply:\n%s", stderr)
+	}
+	r := inspectJSON(t, "-n", ns)
+	if len(r.Pods) != 1 || r.Pods[0].AccessLogging != inspect.AccessLoggingOff || r.Pods[0].EnableAccessLogging == "" {
+		t.Errorf("pod facts: %+v", r.Pods)
+	}
+}
