@@ -50,7 +50,7 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("GET %s: no answer within the %s time cap (--request-timeout)", path, a.Caps.Timeout)
+			return nil, fmt.Errorf("GET %s: no answer within the %s time cap (raise --admin-timeout)", path, a.Caps.Timeout)
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("GET %s: admin port refused the connection: %w", path, err)
