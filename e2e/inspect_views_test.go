@@ -25,7 +25,15 @@ func startApp(t *testing.T, ns, app, extra string, calls []sidecar.Call) string 
 	t.Cleanup(func() { kubectlErr("", "delete", "namespace", ns, "--wait=false") })
 	if extra != "" {
 		kubectl(t, extra, "apply", "-n", ns, "-f", "-")
-		time.Sleep(time.Second) // let istiod's debounced push carry the config before the pod connects
+		// The pod's first configuration must carry this config: wait until istiod has it, then
+		// for its debounced push (100 ms) to rebuild the push context new proxies get.
+		eventually(t, 30*time.Second, "istiod sees the config of "+ns, func() error {
+			if !strings.Contains(get(t, lm.IstiodHTTP+"/debug/configz"), `"namespace":"`+ns+`"`) {
+				return errNotYet
+			}
+			return nil
+		})
+		time.Sleep(time.Second)
 	}
 	kubectl(t, `apiVersion: apps/v1
 kind: Deployment
