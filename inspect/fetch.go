@@ -61,21 +61,25 @@ type Fetcher struct {
 	Caps      Caps
 	// Since bounds the access log read (kubectl logs --since).
 	Since time.Duration
+	// MaxLogBytes caps the access log read per pod (kubectl logs --limit-bytes); 0 is no cap.
+	MaxLogBytes int64
 }
 
-// Fetch returns the pod's sources; close releases the access-log stream once it has been read.
-// Errors are in Sources.Errors, each one line naming the pod and what to do.
-func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, closeFn func()) {
+// Fetch returns the pod's sources, and finish, which releases the access-log stream once it has
+// been read and reports whether the log cap cut it. Errors are in Sources.Errors, each one line
+// naming the pod and what to do.
+func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, finish func() error) {
 	src = Sources{Pod: PodOf(pod)}
-	closeFn = func() {}
+	finish = func() error { return nil }
 	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
 	if err != nil {
 		src.Errors = append(src.Errors, err)
-		return src, closeFn
+		return src, finish
 	}
-	admin := &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: false}}}
+	client := &http.Client{Transport: &http.Transport{}}
 	var raw Sources
-	ReadAdmin(ctx, admin, &raw)
+	ReadAdmin(ctx, &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, &raw)
+	client.CloseIdleConnections()
 	stop()
 	src.ConfigDump, src.Listeners, src.Routes = raw.ConfigDump, raw.Listeners, raw.Routes
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
@@ -85,10 +89,29 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, clos
 	logs, err := f.openLog(ctx, pod)
 	if err != nil {
 		src.Errors = append(src.Errors, err)
-		return src, closeFn
+		return src, finish
 	}
-	src.AccessLog = logs
-	return src, func() { logs.Close() }
+	counted := &countingReader{r: logs}
+	src.AccessLog = counted
+	return src, func() error {
+		logs.Close()
+		if f.MaxLogBytes > 0 && counted.n >= f.MaxLogBytes {
+			return fmt.Errorf("the istio-proxy log of pod %s/%s was cut at the %d-byte cap (--max-log-bytes): the rest of the last %s was not read; raise the cap or lower --since", pod.Namespace, pod.Name, f.MaxLogBytes, f.Since)
+		}
+		return nil
+	}
+}
+
+// countingReader counts what the access-log scan read, to tell when the log cap was reached.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func adminError(pod *corev1.Pod, port int, err error) error {
@@ -104,6 +127,9 @@ func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, 
 	if f.Since > 0 {
 		s := int64(f.Since.Seconds())
 		opts.SinceSeconds = &s
+	}
+	if f.MaxLogBytes > 0 {
+		opts.LimitBytes = &f.MaxLogBytes
 	}
 	rc, err := f.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
 	if err != nil {
@@ -135,11 +161,13 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			src, closeFn := f.Fetch(ctx, &pods[i])
+			src, finish := f.Fetch(ctx, &pods[i])
 			rep, err := Inspect(src, now)
-			closeFn()
 			if err != nil {
 				rep.Pod = src.Pod
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+			if err := finish(); err != nil {
 				rep.Errors = append(rep.Errors, err.Error())
 			}
 			reports[i] = rep

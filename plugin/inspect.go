@@ -32,6 +32,7 @@ type InspectOptions struct {
 	Since         time.Duration
 	Concurrency   int
 	MaxBytes      int64
+	MaxLogBytes   int64
 	AdminTimeout  time.Duration
 	Clusters      bool
 	Endpoints     bool
@@ -50,6 +51,7 @@ func NewInspectOptions(configFlags *genericclioptions.ConfigFlags, streams gener
 		Since:        time.Hour,
 		Concurrency:  8,
 		MaxBytes:     inspect.DefaultCaps.MaxBytes,
+		MaxLogBytes:  256 << 20,
 		AdminTimeout: inspect.DefaultCaps.Timeout,
 		now:          time.Now,
 		IOStreams:    streams,
@@ -101,6 +103,7 @@ or bypassed, and the fix it recommends.`,
 	fs.DurationVar(&o.Since, "since", o.Since, "Read access logs this far back")
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Pods inspected at once")
 	fs.Int64Var(&o.MaxBytes, "max-bytes", o.MaxBytes, "Largest admin response read from one sidecar")
+	fs.Int64Var(&o.MaxLogBytes, "max-log-bytes", o.MaxLogBytes, "Largest access log read from one sidecar (0: no cap)")
 	fs.DurationVar(&o.AdminTimeout, "admin-timeout", o.AdminTimeout, "Longest wait for one admin response")
 	fs.BoolVar(&o.Clusters, "clusters", o.Clusters, "Print the sidecars' clusters instead of destinations")
 	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
@@ -261,7 +264,7 @@ func (o *InspectOptions) collect(ctx context.Context) ([]inspect.PodReport, []in
 	}
 	fetcher := &inspect.Fetcher{
 		Forwarder: &inspect.PortForwarder{Config: config, Client: client},
-		Client:    client, AdminPort: o.AdminPort, Caps: o.caps(), Since: o.Since,
+		Client:    client, AdminPort: o.AdminPort, Caps: o.caps(), Since: o.Since, MaxLogBytes: o.MaxLogBytes,
 	}
 	reports := inspect.InspectPods(ctx, fetcher, targets.Pods, o.Concurrency, now, o.progress(len(targets.Pods)))
 	return reports, targets.Skipped, nil
