@@ -28,6 +28,8 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	// Bare `kubectl egress`: the interactive fix on a terminal, the help otherwise.
+	cmd.RunE = bareEgress(configFlags, streams)
 	configFlags.AddFlags(cmd.PersistentFlags())
 	if err := RegisterCompletions(cmd, configFlags); err != nil {
 		panic(err) // a flag named in the registration is missing: a programming error
@@ -36,6 +38,7 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 	cmd.AddCommand(NewCmdCompletion(streams))
 	cmd.AddCommand(NewCmdInspect(configFlags, streams))
 	cmd.AddCommand(NewCmdVerify(configFlags, streams))
+	cmd.AddCommand(NewCmdFix(configFlags, streams))
 	cmd.AddCommand(NewCmdRegister(configFlags, streams))
 	cmd.AddCommand(NewCmdTLSOrigination(configFlags, streams))
 	cmd.AddCommand(NewCmdGateway(configFlags, streams))

@@ -40,7 +40,9 @@ type VerifyOptions struct {
 	Concurrency   int
 	AdminTimeout  time.Duration
 
-	now func() time.Time
+	// until ends the --wait polling early; nil waits for every pod to pass.
+	until func(inspect.Verification) bool
+	now   func() time.Time
 	genericiooptions.IOStreams
 }
 
@@ -80,6 +82,12 @@ when every checked pod passes and 1 otherwise; --wait polls until they pass.`,
   # A hand-written fix: say which one to check for
   kubectl egress verify api.example.com -n shop --fix tls-origination`,
 		Args: cobra.MinimumNArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp // HOST
+			}
+			return CompleteTarget(configFlags)(cmd, args[1:], toComplete)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err
@@ -181,7 +189,11 @@ func (o *VerifyOptions) Verify(ctx context.Context) (inspect.Verification, error
 	deadline := o.now().Add(o.Wait)
 	for {
 		v, err := o.verifyOnce(ctx, c)
-		if err != nil && !errors.Is(err, errNoCallers) || err == nil && v.Passed || !o.now().Before(deadline) {
+		done := v.Passed
+		if o.until != nil {
+			done = o.until(v)
+		}
+		if err != nil && !errors.Is(err, errNoCallers) || err == nil && done || !o.now().Before(deadline) {
 			return v, err
 		}
 		select {
