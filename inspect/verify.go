@@ -557,9 +557,15 @@ func PrintVerification(w io.Writer, v Verification, format string) error {
 		if len(p.Clusters) > 0 {
 			cluster = strings.Join(p.Clusters, ",")
 		}
+		// pending: nothing is wrong, the evidence (traffic since the fix) is not there yet.
 		result := "pass"
-		if !p.Passed {
-			result = "FAIL"
+		for _, c := range p.Checks {
+			switch {
+			case c.Status == CheckFail:
+				result = "FAIL"
+			case c.Status == CheckPending && result == "pass":
+				result = "pending"
+			}
 		}
 		rows = append(rows, []string{p.Pod, cluster, cell(CheckTLS), cell(CheckMetrics), cell(CheckPassthrough), cell(CheckApp), result})
 	}

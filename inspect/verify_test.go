@@ -333,3 +333,16 @@ func TestPrintVerificationTable(t *testing.T) {
 		t.Error("-o wide accepted")
 	}
 }
+
+func TestPrintVerificationPendingResult(t *testing.T) {
+	v := Verify(VerifyRequest{Host: "httpbin.org", Fix: FixRegister, FixedAt: tFix},
+		[]ProxyState{vproxy([]Cluster{httpsCluster}, nil, []MetricSample{})})
+	var buf bytes.Buffer
+	if err := PrintVerification(&buf, v, FormatTable); err != nil {
+		t.Fatal(err)
+	}
+	row := strings.Fields(strings.Split(buf.String(), "\n")[1])
+	if got := row[len(row)-1]; got != "pending" || v.Passed {
+		t.Errorf("result column = %q (passed %v), want pending for a fix in place with no traffic since:\n%s", got, v.Passed, buf.String())
+	}
+}

@@ -72,6 +72,9 @@ It needs a terminal. In scripts use register, enable-tls-origination or route-vi
   # One workload; write the chosen manifests instead of applying them
   kubectl egress fix deploy/shop -n demo-passthrough -o yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !o.terminal() {
+				return errNoTerminal // before reading the kubeconfig: nothing else matters without a terminal
+			}
 			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
