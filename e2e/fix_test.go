@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -396,5 +398,97 @@ spec:
 	}
 	if l := kubectl(t, "", "get", "serviceentry", "-n", ns, "egress-clash-example-com", "-o", "jsonpath={.metadata.labels}"); l != "" {
 		t.Errorf("the unmanaged ServiceEntry was changed: labels %s", l)
+	}
+}
+
+// onTerminal runs `kubectl egress ARGS` in a pseudo-terminal (util-linux script) and types
+// answer once the [y/N] prompt shows, as a user would.
+func onTerminal(t *testing.T, answer string, args ...string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script (util-linux) not installed: no pseudo-terminal")
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-qec", "kubectl egress "+strings.Join(quoted, " "), "/dev/null")
+	cmd.WaitDelay = time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		var out strings.Builder
+		buf := make([]byte, 4096)
+		typed := false
+		for {
+			n, err := pr.Read(buf)
+			out.Write(buf[:n])
+			if !typed && strings.Contains(out.String(), "[y/N]: ") {
+				typed = true
+				_, _ = io.WriteString(stdin, answer)
+			}
+			if err != nil {
+				done <- out.String()
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	pw.Close()
+	out := <-done
+	stdin.Close()
+	return strings.ReplaceAll(out, "\r\n", "\n"), err
+}
+
+// On a terminal the plan and its diff are shown and the user is asked; "n" applies nothing,
+// "y" applies; a second run shows no changes.
+func TestFixOnTerminal(t *testing.T) {
+	const ns = "fix-terminal"
+	fixWorkload(t, ns, nil)
+	args := []string{"register", "api.example.net", "--port", "443", "--protocol", "TLS", "-n", ns}
+
+	out, err := onTerminal(t, "n\n", args...)
+	for _, w := range []string{
+		"# register for api.example.net in namespace fix-terminal (1 object):",
+		"kind: ServiceEntry",
+		"# diff against the live objects:",
+		"--- live/fix-terminal/serviceentry.networking.istio.io/egress-api-example-net",
+		"+++ planned/fix-terminal/serviceentry.networking.istio.io/egress-api-example-net",
+		"+  - api.example.net",
+		"Apply 1 object to namespace fix-terminal? [y/N]: ",
+		"error: nothing applied: not confirmed",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("answering n: no %q in:\n%s", w, out)
+		}
+	}
+	if err == nil {
+		t.Errorf("answering n exits 0")
+	}
+	if got := managedIn(t, ns); got != "" {
+		t.Errorf("objects created after answering n: %s", got)
+	}
+
+	out, err = onTerminal(t, "y\n", args...)
+	if err != nil || !strings.Contains(out, "serviceentry.networking.istio.io/egress-api-example-net created\n") {
+		t.Errorf("answering y: %v\n%s", err, out)
+	}
+	out, _ = onTerminal(t, "y\n", args...)
+	if !strings.Contains(out, "# no changes: the live objects already match") || !strings.Contains(out, "egress-api-example-net unchanged\n") {
+		t.Errorf("second run:\n%s", out)
+	}
+	out, err = onTerminal(t, "y\n", "undo", "api.example.net", "-n", ns)
+	if err != nil || !strings.Contains(out, "Delete 1 objects? [y/N]: ") || !strings.Contains(out, "egress-api-example-net deleted\n") {
+		t.Errorf("undo on a terminal: %v\n%s", err, out)
 	}
 }
