@@ -47,8 +47,17 @@ type FixOptions struct {
 func NewFixOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *FixOptions {
 	o := &FixOptions{configFlags: configFlags, fixFlags: newFixFlags(), VerifyWait: 30 * time.Second,
 		now: time.Now, IOStreams: streams}
-	o.terminal = func() bool { return isTerminal(o.In) && isTerminal(o.Out) }
+	o.terminal = func() bool { return isTerminal(o.In) && isTerminal(o.ui()) }
 	return o
+}
+
+// ui is where the prompts and the list of hosts go: stdout, or stderr with -o yaml so that
+// `kubectl egress fix -o yaml > fix.yaml` asks on the terminal and writes only YAML to the file.
+func (o *FixOptions) ui() io.Writer {
+	if o.Output == "yaml" {
+		return o.ErrOut
+	}
+	return o.Out
 }
 
 // NewCmdFix returns `kubectl egress fix`.
@@ -206,10 +215,10 @@ func (o *FixOptions) Run(ctx context.Context) error {
 	}
 	candidates := fixCandidates(report)
 	if len(candidates) == 0 {
-		fmt.Fprintf(o.Out, "No host leaves through PassthroughCluster or is blocked in namespace %s: nothing to fix.\n", o.Namespace)
+		fmt.Fprintf(o.ui(), "No host leaves through PassthroughCluster or is blocked in namespace %s: nothing to fix.\n", o.Namespace)
 		return nil
 	}
-	printCandidates(o.Out, candidates)
+	printCandidates(o.ui(), candidates)
 
 	choices, err := o.ask(candidates)
 	if err != nil {
@@ -221,19 +230,26 @@ func (o *FixOptions) Run(ctx context.Context) error {
 	}
 	r.useReport(report)
 	var plans []*remedy.Plan
+	refused := 0
 	for _, c := range candidates {
 		choice := choices[c.Host]
 		if choice == choiceSkip {
 			continue
 		}
+		// A guard's refusal for one host (double TLS, a conflicting object) leaves the others to fix.
 		p, err := r.planFor(ctx, fixRequest{Host: c.Host, Fix: remedy.Fix(choice)})
 		if err != nil {
-			return fmt.Errorf("cannot plan %s for %s: %w", choice, c.Host, err)
+			r.warnf("skipping %s: cannot plan %s: %v", c.Host, choice, err)
+			refused++
+			continue
 		}
 		plans = append(plans, p)
 	}
 	if len(plans) == 0 {
-		fmt.Fprintln(o.Out, "Every host skipped: nothing to apply.")
+		if refused > 0 {
+			return fmt.Errorf("nothing to apply: every chosen fix was refused (see the warnings above)")
+		}
+		fmt.Fprintln(o.ui(), "Every host skipped: nothing to apply.")
 		return nil
 	}
 	r.printWarnings(plans)
@@ -351,7 +367,7 @@ func (o *FixOptions) ask(cs []fixCandidate) (map[string]string, error) {
 	}
 	for i, c := range cs {
 		choices[c.Host] = values[i]
-		fmt.Fprintf(o.Out, "%s: %s\n", c.Host, values[i])
+		fmt.Fprintf(o.ui(), "%s: %s\n", c.Host, values[i])
 	}
 	return choices, nil
 }
@@ -368,7 +384,7 @@ func (o *FixOptions) confirm(question string) (bool, error) {
 
 func (o *FixOptions) form(groups ...*huh.Group) *huh.Form {
 	// ACCESSIBLE=1 (huh's convention) asks with plain line prompts, for screen readers.
-	return huh.NewForm(groups...).WithInput(o.In).WithOutput(o.Out).WithAccessible(os.Getenv("ACCESSIBLE") != "")
+	return huh.NewForm(groups...).WithInput(o.In).WithOutput(o.ui()).WithAccessible(os.Getenv("ACCESSIBLE") != "")
 }
 
 func formError(err error) error {
