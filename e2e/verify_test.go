@@ -227,3 +227,29 @@ spec:
 		t.Errorf("metrics check (TCP connections under the host's name) = %s", got)
 	}
 }
+
+// The demo scenarios, read only: each way a host can be handled gets the verdict it deserves.
+func TestVerifyScenarios(t *testing.T) {
+	tests := []struct {
+		ns, host string
+		fix      inspect.Fix
+		passed   bool
+	}{
+		{"demo-originated", "httpbin.org", inspect.FixTLSOrigination, true},
+		{"demo-gateway", "edition.cnn.com", inspect.FixEgressGateway, true},
+		{"demo-registered", "httpbin.org", inspect.FixRegister, true},
+		{"demo-passthrough", "edition.cnn.com", inspect.FixRegister, false},
+		{"demo-locked", "google.com", inspect.FixRegister, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ns+"/"+tt.host, func(t *testing.T) {
+			v, stderr, code := verifyJSON(t, tt.host, "-n", tt.ns)
+			if v.Passed != tt.passed || (code == 0) != tt.passed || v.Fix != tt.fix {
+				t.Errorf("passed %v (exit %d), fix %q; want passed %v, fix %q\n%s\nstderr: %s", v.Passed, code, v.Fix, tt.passed, tt.fix, missingText(v), stderr)
+			}
+			if !tt.passed && checkStatus(v, inspect.CheckPassthrough) != inspect.CheckFail {
+				t.Errorf("passthrough check = %s, want fail for an unregistered host", checkStatus(v, inspect.CheckPassthrough))
+			}
+		})
+	}
+}
