@@ -81,7 +81,6 @@ when every checked pod passes and 1 otherwise; --wait polls until they pass.`,
 
   # A hand-written fix: say which one to check for
   kubectl egress verify api.example.com -n shop --fix tls-origination`,
-		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp // HOST
