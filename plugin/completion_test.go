@@ -99,7 +99,7 @@ func TestCompleteCommandsAndShells(t *testing.T) {
 		want []string
 	}{
 		{[]string{"comp"}, []string{"completion"}},
-		{[]string{"ver"}, []string{"version"}},
+		{[]string{"ver"}, []string{"verify", "version"}},
 		{[]string{"completion", ""}, []string{"bash", "zsh", "fish", "powershell"}},
 		{[]string{"completion", "f"}, []string{"fish"}},
 	}
