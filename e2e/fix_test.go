@@ -203,6 +203,23 @@ func TestFixRegister(t *testing.T) {
 		}
 	})
 
+	t.Run("--timeout and --retries add a route the API server accepts", func(t *testing.T) {
+		args := []string{"register", "httpbin.org", "--port", "80", "--protocol", "HTTP", "--timeout", "5s", "--retries", "2", "-n", ns}
+		out, _ := mustEgress(t, append(args, "--dry-run=server")...)
+		wantLines(t, "dry run", out,
+			"serviceentry.networking.istio.io/egress-httpbin-org created (server dry run)",
+			"virtualservice.networking.istio.io/egress-httpbin-org created (server dry run)")
+		out, _ = mustEgress(t, append(args, "-o", "yaml")...)
+		for _, w := range []string{"kind: VirtualService", "timeout: 5s", "attempts: 2", "host: httpbin.org"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("-o yaml lacks %q:\n%s", w, out)
+			}
+		}
+		if got := managedIn(t, ns); got != "" {
+			t.Errorf("objects created: %s", got)
+		}
+	})
+
 	start := time.Now()
 	out, _ := mustEgress(t, "register", "api.github.com", "-n", ns, "--yes")
 	wantLines(t, "register", out, "serviceentry.networking.istio.io/egress-api-github-com created")
@@ -332,6 +349,19 @@ func TestFixRouteViaGateway(t *testing.T) {
 		t.Errorf("undo --all deleted %d objects:\n%s", n, out)
 	}
 	dispositionAfterReplay(t, ns, sc, "www.wikipedia.org", 443, inspect.DispositionPassthrough)
+
+	// TLS origination at the gateway: the app calls http://, the gateway does TLS.
+	out, _ = mustEgress(t, "route-via-gateway", "www.wikipedia.org", "--tls-origination", "--timeout", "10s", "-n", ns, "--yes")
+	wantLines(t, "route-via-gateway --tls-origination", out,
+		"destinationrule.networking.istio.io/egress-www-wikipedia-org created",
+		"virtualservice.networking.istio.io/egress-www-wikipedia-org created",
+		"tell the app owner: call http://www.wikipedia.org (port 80), not https://: the egress gateway istio-system/istio-egressgateway now does TLS to www.wikipedia.org:443")
+	sc.SetCalls([]sidecar.Call{{Host: "www.wikipedia.org", IP: "203.0.113.64", Port: 80, Scheme: "http", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, "www.wikipedia.org", 80, inspect.DispositionEgressGateway)
+	out, _ = mustEgress(t, "undo", "www.wikipedia.org", "-n", ns, "--yes")
+	if n := strings.Count(out, " deleted\n"); n != 5 {
+		t.Errorf("undo deleted %d objects:\n%s", n, out)
+	}
 }
 
 // Guards refuse in one line, exit 1, and create nothing.
