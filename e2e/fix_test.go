@@ -522,3 +522,57 @@ func TestFixOnTerminal(t *testing.T) {
 		t.Errorf("undo on a terminal: %v\n%s", err, out)
 	}
 }
+
+// A fix of several objects is all or nothing against the real API server: an admission policy
+// rejects the VirtualService, the last object of route-via-gateway, and the objects applied
+// before it are deleted again; the error says so.
+func TestFixRollback(t *testing.T) {
+	const ns = "fix-rollback"
+	fixWorkload(t, ns, nil)
+	policy := `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: fix-rollback-no-virtualservices}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [networking.istio.io], apiVersions: ["*"], operations: [CREATE, UPDATE], resources: [virtualservices]}
+  validations:
+  - {expression: "false", message: "VirtualServices are frozen in this namespace"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: fix-rollback-no-virtualservices}
+spec:
+  policyName: fix-rollback-no-virtualservices
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: fix-rollback}}
+`
+	kubectl(t, policy, "apply", "-f", "-")
+	t.Cleanup(func() { _, _ = kubectlErr(policy, "delete", "-f", "-") })
+	probe := `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: probe, namespace: fix-rollback}
+spec: {hosts: [probe.example.com], http: [{route: [{destination: {host: probe.example.com}}]}]}
+`
+	eventually(t, 30*time.Second, "the admission policy in force", func() error {
+		if out, err := kubectlErr(probe, "apply", "--dry-run=server", "-f", "-"); err == nil {
+			return fmt.Errorf("VirtualService still accepted: %s", out)
+		}
+		return nil
+	})
+
+	out, stderr, code := egress(t, "route-via-gateway", "www.wikipedia.org", "-n", ns, "--yes")
+	want := "error: failed to apply virtualservice.networking.istio.io/egress-www-wikipedia-org in namespace fix-rollback: " +
+		"virtualservices.networking.istio.io \"egress-www-wikipedia-org\" is forbidden: ValidatingAdmissionPolicy 'fix-rollback-no-virtualservices' " +
+		"with binding 'fix-rollback-no-virtualservices' denied request: VirtualServices are frozen in this namespace; rolled back: " +
+		"gateway.networking.istio.io/egress-www-wikipedia-org deleted, destinationrule.networking.istio.io/egress-www-wikipedia-org-gw deleted, " +
+		"serviceentry.networking.istio.io/egress-www-wikipedia-org deleted\n"
+	if code != 1 || stderr != want || out != "" {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, out, stderr, want)
+	}
+	if got := managedIn(t, ns); got != "" {
+		t.Errorf("left behind after the rollback: %s", got)
+	}
+}
