@@ -22,17 +22,13 @@ import (
 // Keys as a terminal sends them.
 const (
 	keyEnter = "\r"
-	keyUp    = "\x1b[A"
-	keyDown  = "\x1b[B"
 	keyCtrlC = "\x03"
 )
 
 // ansiRE matches the escape sequences a TUI writes: CSI, OSC, charset and keypad modes.
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>78]`)
 
-// terminal runs a command in a pseudo-terminal and plays the terminal's part: it answers the
-// background-colour (OSC 11) and cursor-position (DSR) queries as xterm does, keeps what was
-// written, and types keys.
+// terminal runs a command in a pseudo-terminal, keeps what it writes, and types keys.
 type terminal struct {
 	t    *testing.T
 	pty  *os.File
@@ -70,12 +66,6 @@ func (term *terminal) read() {
 			term.mu.Lock()
 			term.raw.Write(chunk)
 			term.mu.Unlock()
-			if bytes.Contains(chunk, []byte("\x1b]11;?")) {
-				_, _ = io.WriteString(term.pty, "\x1b]11;rgb:0000/0000/0000\x1b\\")
-			}
-			if bytes.Contains(chunk, []byte("\x1b[6n")) {
-				_, _ = io.WriteString(term.pty, "\x1b[1;1R")
-			}
 		}
 		if err != nil {
 			return
@@ -161,22 +151,26 @@ func TestFixInteractive(t *testing.T) {
 		}
 	}
 
-	// Hosts come sorted. api.partner.example: recommended tls-origination; move down to skip.
+	// Hosts come sorted. api.partner.example: recommended tls-origination; skip it by name.
 	term.expect("Fix for api.partner.example (1/3)", 10*time.Second)
-	term.press(keyDown, keyDown, keyEnter)
-	// edition.cnn.com: plain HTTP, recommended register; accept.
-	term.expect("Fix for edition.cnn.com (2/3)", 10*time.Second)
-	term.press(keyEnter)
-	// httpbin.org: HTTPS, recommended TLS origination; go up and back down, then accept.
-	term.expect("Fix for httpbin.org (3/3)", 10*time.Second)
-	term.press(keyUp, keyDown, keyEnter)
-
+	term.expect("Choose 1-4 [2]: ", 10*time.Second)
+	term.press("skip", keyEnter)
 	term.expect("api.partner.example: skip", 10*time.Second)
-	term.expect("edition.cnn.com: register", 5*time.Second)
-	term.expect("httpbin.org: tls-origination", 5*time.Second)
+	// edition.cnn.com: plain HTTP, recommended register; accept with Enter.
+	term.expect("Fix for edition.cnn.com (2/3)", 10*time.Second)
+	term.expect("Choose 1-4 [1]: ", 10*time.Second)
+	term.press(keyEnter)
+	term.expect("edition.cnn.com: register", 10*time.Second)
+	// httpbin.org: HTTPS, recommended TLS origination; a wrong answer is asked again, then 2.
+	term.expect("Fix for httpbin.org (3/3)", 10*time.Second)
+	term.expect("Choose 1-4 [2]: ", 10*time.Second)
+	term.press("7", keyEnter)
+	term.expect(`"7" is not one of the choices`, 10*time.Second)
+	term.press("2", keyEnter)
+	term.expect("httpbin.org: tls-origination", 10*time.Second)
 	term.expect("kind: DestinationRule", 30*time.Second)
 	term.expect("to namespace "+ns+"?", 30*time.Second)
-	term.press("y")
+	term.press("y", keyEnter)
 	term.expect("serviceentry.networking.istio.io/", 30*time.Second)
 	term.expect("Verifying httpbin.org on the sidecars", 60*time.Second)
 	if code := term.wait(90 * time.Second); code != 0 {

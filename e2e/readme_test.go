@@ -62,4 +62,3 @@ func TestReadmeExamples(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "README.md: %d examples updated\n", len(examples))
 	}
 }
-

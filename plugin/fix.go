@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/charmbracelet/huh"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -342,56 +342,117 @@ func dashIfEmpty(s string) string {
 	return s
 }
 
-// ask asks, host by host, which fix to apply; the recommendation is preselected.
+// fixMenu is what ask offers for each host, in order; a user answers with the number or the word.
+var fixMenu = []struct{ choice, text string }{
+	{string(remedy.FixRegister), "a ServiceEntry (own cluster; the app keeps its TLS)"},
+	{string(remedy.FixTLSOrigination), "the sidecar does TLS, the app calls http:// (L7 metrics)"},
+	{string(remedy.FixEgressGateway), "leave the mesh through the egress gateway"},
+	{choiceSkip, "leave it as it is"},
+}
+
+// errAborted is the answer to Ctrl-C or end of input at a prompt.
+var errAborted = errors.New("nothing applied: aborted")
+
+// ask asks, host by host, which fix to apply; Enter takes the recommendation. Plain line prompts
+// work in every terminal, screen reader and `script` session, and answer typed ahead is kept.
 func (o *FixOptions) ask(cs []fixCandidate) (map[string]string, error) {
 	choices := map[string]string{}
-	groups := make([]*huh.Group, 0, len(cs))
-	values := make([]string, len(cs))
 	for i, c := range cs {
-		values[i] = defaultChoice(c)
-		desc := fmt.Sprintf("%s on port %s (%s), from %d %s. Recommended: %s. %s",
-			c.Disposition, c.portsText(), dashIfEmpty(c.Protocol), len(c.Pods), plural(len(c.Pods), "pod", "pods"), defaultChoice(c), c.Reason)
-		groups = append(groups, huh.NewGroup(huh.NewSelect[string]().
-			Title(fmt.Sprintf("Fix for %s (%d/%d)", c.Host, i+1, len(cs))).
-			Description(desc).
-			Options(
-				huh.NewOption("register: a ServiceEntry (own cluster; the app keeps its TLS)", string(remedy.FixRegister)),
-				huh.NewOption("TLS origination: the sidecar does TLS, the app calls http:// (L7)", string(remedy.FixTLSOrigination)),
-				huh.NewOption("egress gateway: leave the mesh through the egress gateway", string(remedy.FixEgressGateway)),
-				huh.NewOption("skip: leave it as it is", choiceSkip),
-			).
-			Value(&values[i])))
-	}
-	if err := o.form(groups...).Run(); err != nil {
-		return nil, formError(err)
-	}
-	for i, c := range cs {
-		choices[c.Host] = values[i]
-		fmt.Fprintf(o.ui(), "%s: %s\n", c.Host, values[i])
+		def := defaultChoice(c)
+		fmt.Fprintf(o.ui(), "\nFix for %s (%d/%d): %s on port %s (%s), from %d %s. Recommended: %s. %s\n",
+			c.Host, i+1, len(cs), c.Disposition, c.portsText(), dashIfEmpty(c.Protocol), len(c.Pods), plural(len(c.Pods), "pod", "pods"), def, c.Reason)
+		defNum := 0
+		for j, m := range fixMenu {
+			fmt.Fprintf(o.ui(), "  %d) %-16s %s\n", j+1, m.choice, m.text)
+			if m.choice == def {
+				defNum = j + 1
+			}
+		}
+		for {
+			fmt.Fprintf(o.ui(), "Choose 1-%d [%d]: ", len(fixMenu), defNum)
+			line, err := o.readLine()
+			if err != nil {
+				return nil, err
+			}
+			if choice, ok := menuChoice(line, def); ok {
+				choices[c.Host] = choice
+				fmt.Fprintf(o.ui(), "%s: %s\n", c.Host, choice)
+				break
+			}
+			fmt.Fprintf(o.ui(), "%q is not one of the choices: type a number from 1 to %d, or a name\n", line, len(fixMenu))
+		}
 	}
 	return choices, nil
 }
 
+// menuChoice reads an answer: empty for the default, a number, or a choice's name.
+func menuChoice(answer, def string) (string, bool) {
+	answer = strings.TrimSpace(answer)
+	if answer == "" {
+		return def, true
+	}
+	for j, m := range fixMenu {
+		if answer == fmt.Sprint(j+1) || strings.EqualFold(answer, m.choice) {
+			return m.choice, true
+		}
+	}
+	return "", false
+}
+
 // confirm asks a yes/no question; no is the default.
 func (o *FixOptions) confirm(question string) (bool, error) {
-	ok := false
-	err := o.form(huh.NewGroup(huh.NewConfirm().Title(question).Affirmative("Apply").Negative("Cancel").Value(&ok))).Run()
+	fmt.Fprintf(o.ui(), "%s [y/N]: ", question)
+	line, err := o.readLine()
 	if err != nil {
-		return false, formError(err)
+		return false, err
 	}
-	return ok, nil
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
 }
 
-func (o *FixOptions) form(groups ...*huh.Group) *huh.Form {
-	// ACCESSIBLE=1 (huh's convention) asks with plain line prompts, for screen readers.
-	return huh.NewForm(groups...).WithInput(o.In).WithOutput(o.ui()).WithAccessible(os.Getenv("ACCESSIBLE") != "")
+// readLine reads one answer; end of input or Ctrl-C (SIGINT, which the terminal sends instead
+// of a key) aborts before anything is applied.
+func (o *FixOptions) readLine() (string, error) {
+	type answer struct {
+		line string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		line, err := readLineFrom(o.In)
+		got <- answer{line, err}
+	}()
+	interrupt := make(chan os.Signal, 1)
+	signal.Notify(interrupt, os.Interrupt)
+	defer signal.Stop(interrupt)
+	select {
+	case a := <-got:
+		return a.line, a.err
+	case <-interrupt:
+		fmt.Fprintln(o.ui())
+		return "", errAborted
+	}
 }
 
-func formError(err error) error {
-	if errors.Is(err, huh.ErrUserAborted) {
-		return errors.New("nothing applied: aborted")
+// readLineFrom reads a line a byte at a time, so nothing typed ahead is swallowed by a buffer.
+func readLineFrom(in io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := in.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return strings.TrimSuffix(b.String(), "\r"), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if err != nil {
+			return "", errAborted
+		}
 	}
-	return fmt.Errorf("failed to ask: %w", err)
 }
 
 // verify waits until istiod has pushed the fix of host to the sidecars that call it (its
