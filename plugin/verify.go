@@ -276,8 +276,10 @@ func scopeOf(ns string, all bool) string {
 	return ""
 }
 
-// appliedFix finds the objects kubectl-egress wrote for the host, in the pods' namespaces and
-// then anywhere: the fix they record and when the newest was created.
+// appliedFix finds the objects kubectl-egress wrote for the host in the pods' namespaces (every
+// namespace with -A): the fix they record and when the newest was created. Objects of another
+// namespace are not looked at: with the default exportTo "." they do not reach these pods, and
+// a fix exported from elsewhere is still recognised from the proxies' own configuration.
 func (o *VerifyOptions) appliedFix(ctx context.Context, ap *remedy.Applier, pods []corev1.Pod) (inspect.Fix, time.Time) {
 	namespaces := []string{}
 	for _, p := range pods {
@@ -286,9 +288,8 @@ func (o *VerifyOptions) appliedFix(ctx context.Context, ap *remedy.Applier, pods
 		}
 	}
 	if o.AllNamespaces {
-		namespaces = nil
+		namespaces = []string{""}
 	}
-	namespaces = append(namespaces, "")
 	for _, ns := range namespaces {
 		objs, err := ap.List(ctx, ns)
 		if err != nil {
