@@ -179,13 +179,13 @@ func TestReleaseInstallsThroughKrewRules(t *testing.T) {
 		}
 		copyFile(t, "../kubectl_complete-egress", filepath.Join(binDir, "kubectl_complete-egress"))
 		var got []string
-		for _, line := range strings.Split(kubectlRun("__complete", "egress", "ver"), "\n") {
+		for _, line := range strings.Split(kubectlRun("__complete", "egress", "vers"), "\n") {
 			if line != "" && !strings.HasPrefix(line, ":") {
 				got = append(got, strings.SplitN(line, "\t", 2)[0])
 			}
 		}
 		if diff := cmp.Diff([]string{"version"}, got); diff != "" {
-			t.Errorf("kubectl __complete egress ver (-want +got):\n%s", diff)
+			t.Errorf("kubectl __complete egress vers (-want +got):\n%s", diff)
 		}
 	})
 }
