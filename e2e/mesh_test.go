@@ -121,3 +121,23 @@ func TestPluginDiscovery(t *testing.T) {
 		t.Fatalf("kubectl egress version: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// kube-scheduler places a pod that names no node on the kwok node, as in a cluster.
+func TestSchedulerPlacesPods(t *testing.T) {
+	kubectl(t, `apiVersion: v1
+kind: Pod
+metadata: {name: scheduled, namespace: demo-registered}
+spec:
+  automountServiceAccountToken: false
+  tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+  containers: [{name: app, image: busybox}]
+`, "apply", "-f", "-")
+	t.Cleanup(func() { kubectlErr("", "delete", "pod", "-n", "demo-registered", "scheduled", "--wait=false") })
+	eventually(t, 30*time.Second, "pod scheduled and Running", func() error {
+		out := kubectl(t, "", "get", "pod", "-n", "demo-registered", "scheduled", "-o", "jsonpath={.spec.nodeName} {.status.phase}")
+		if out != "kwok-node-0 Running" {
+			return fmt.Errorf("node and phase: %q", out)
+		}
+		return nil
+	})
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the local mesh's binaries (etcd, kube-apiserver, kube-controller-manager, istiod, kwok,
-# and kubectl where the machine has none) from the Go module proxy, once per version, into a cache outside the checkout so
-# fresh clones reuse them. Prints the directory that holds them.
+# Builds the local mesh's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# istiod, kwok, and kubectl where the machine has none) from the Go module proxy, once per
+# version, into a cache outside the checkout so fresh clones reuse them. Prints the directory
+# that holds them.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ build() { # name version module-dir package
 
 kver="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34"
 build etcd "$ETCD_VERSION-$(key etcd)" "$root/e2e/tools/etcd" .
-for c in kube-apiserver kube-controller-manager; do
+for c in kube-apiserver kube-controller-manager kube-scheduler; do
   build "$c" "$K8S_VERSION-$(key "controlplane/$c")" "$root/e2e/tools/controlplane" "./$c" "$kver"
 done
 # kubectl comes with the machine; build Kubernetes' own only where there is none.
@@ -46,7 +47,7 @@ fi
 
 # Stable names for the local mesh.
 ln -sf "etcd-$ETCD_VERSION-$(key etcd)" "$bin/etcd"
-for c in kube-apiserver kube-controller-manager; do ln -sf "$c-$K8S_VERSION-$(key "controlplane/$c")" "$bin/$c"; done
+for c in kube-apiserver kube-controller-manager kube-scheduler; do ln -sf "$c-$K8S_VERSION-$(key "controlplane/$c")" "$bin/$c"; done
 ln -sf "istiod-${ISTIO_VERSION##*-}-$(key istiod)" "$bin/istiod"
 ln -sf "kwok-$KWOK_VERSION" "$bin/kwok"
 echo "$bin"

@@ -143,16 +143,29 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 		"--kubeconfig=" + m.Kubeconfig, "--leader-elect=false", "--secure-port=0",
 		"--service-account-private-key-file=" + priv, "--root-ca-file=" + filepath.Join(certs, "apiserver.crt"),
 		"--use-service-account-credentials=false", "--kube-api-qps=500", "--kube-api-burst=1000",
-		// Only what pods, workloads and namespaces need; no node lifecycle (kwok keeps the node).
+		// Only what pods, workloads, namespaces and the one node need (node lifecycle lifts the
+		// not-ready taint once kwok reports the node Ready, so the scheduler can use it).
 		"--controllers=" + strings.Join([]string{"deployment-controller", "replicaset-controller", "statefulset-controller",
 			"daemonset-controller", "job-controller", "endpoints-controller", "endpointslice-controller",
 			"serviceaccount-controller", "serviceaccount-token-controller", "namespace-controller",
-			"garbage-collector-controller", "root-ca-certificate-publisher-controller", "pod-garbage-collector-controller"}, ","),
+			"garbage-collector-controller", "root-ca-certificate-publisher-controller", "pod-garbage-collector-controller",
+			"node-lifecycle-controller"}, ","),
 	}, nil)
 	if err != nil {
 		return nil, err
 	}
 	m.procs = append(m.procs, kcm)
+	done()
+
+	done = step("kube-scheduler")
+	sched, err := startProcess(opts.Dir, "kube-scheduler", filepath.Join(opts.Tools, "kube-scheduler"), []string{
+		"--kubeconfig=" + m.Kubeconfig, "--leader-elect=false", "--secure-port=0",
+		"--kube-api-qps=500", "--kube-api-burst=1000",
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.procs = append(m.procs, sched)
 	done()
 
 	done = step("CRDs (Istio, kwok)")
