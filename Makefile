@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/interna
 MESH_DIR := $(CURDIR)/.localmesh
 FLEET ?= 0
 
-.PHONY: build test lint unit e2e tools mesh mesh-down demo demo-down bench release fmt
+.PHONY: build test lint unit e2e tools mesh mesh-down demo demo-down bench release release-check fmt
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-egress ./cmd/kubectl-egress
@@ -31,7 +31,11 @@ unit:
 e2e: tools build
 	KUBECTL_EGRESS_TOOLS=$$(hack/tools.sh) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/...
 
-test: lint unit e2e
+test: lint unit e2e release-check
+
+# The whole release matrix builds, archives and passes the krew manifest checks (hack/archive).
+release-check:
+	@dist=$$(mktemp -d) && trap 'rm -rf "$$dist"' EXIT && DIST=$$dist hack/release.sh v0.0.0-ci
 
 tools:
 	@hack/tools.sh >/dev/null
