@@ -33,7 +33,8 @@ func TestReleaseInstallsThroughKrewRules(t *testing.T) {
 		t.Skip("builds the plugin; skipped with -short")
 	}
 	host := Target{runtime.GOOS, runtime.GOARCH}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// A cold build cache compiles the whole plugin (Istio validation included) twice: minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
 	dist := t.TempDir()
