@@ -116,6 +116,8 @@ func Inspect(src Sources, now time.Time) (PodReport, error) {
 		st, err := ParseStats(src.Stats)
 		if err != nil {
 			fail("stats", err)
+		} else {
+			rep.Metrics = append([]MetricSample{}, st.Istio...)
 		}
 		c.addStats(st, &rep.Facts)
 	}

@@ -36,8 +36,11 @@ type PodReport struct {
 	Clusters     []Cluster     `json:"clusters"`
 	Endpoints    []Endpoint    `json:"endpoints"`
 	// Errors are fetch and parse errors; Aggregate copies them into the pod's facts.
-	Errors      []string  `json:"errors,omitempty"`
-	GeneratedAt time.Time `json:"generatedAt"`
+	Errors []string `json:"errors,omitempty"`
+	// Metrics are the pod's Istio metric samples with all their labels, for checks that need
+	// them (verify); nil when stats were not read.
+	Metrics     []MetricSample `json:"-"`
+	GeneratedAt time.Time      `json:"generatedAt"`
 }
 
 // Disposition is how the proxy handles traffic to a destination.

@@ -318,35 +318,10 @@ func (o *VerifyOptions) appliedFix(ctx context.Context, ap *remedy.Applier, pods
 // readProxies fetches and inspects each pod, keeping its Istio metric samples for the checks
 // that need the exact labels.
 func readProxies(ctx context.Context, f *inspect.Fetcher, pods []corev1.Pod, concurrency int, now time.Time) []inspect.ProxyState {
-	out := make([]inspect.ProxyState, len(pods))
-	sem := make(chan struct{}, concurrency)
-	done := make(chan struct{})
-	for i := range pods {
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem; done <- struct{}{} }()
-			src, closeFn := f.Fetch(ctx, &pods[i])
-			stats := src.Stats
-			rep, err := inspect.Inspect(src, now)
-			closeFn()
-			if err != nil {
-				rep.Pod = src.Pod
-				rep.Errors = append(rep.Errors, err.Error())
-			}
-			p := inspect.ProxyState{Report: rep}
-			if len(stats) > 0 {
-				if st, err := inspect.ParseStats(stats); err == nil {
-					p.Metrics = st.Istio
-					if p.Metrics == nil {
-						p.Metrics = []inspect.MetricSample{}
-					}
-				}
-			}
-			out[i] = p
-		}()
-	}
-	for range pods {
-		<-done
+	reports := inspect.InspectPods(ctx, f, pods, concurrency, now, nil)
+	out := make([]inspect.ProxyState, len(reports))
+	for i, r := range reports {
+		out[i] = inspect.ProxyState{Report: r, Metrics: r.Metrics}
 	}
 	return out
 }
