@@ -21,23 +21,17 @@ import (
 type InspectOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 
-	Args          []string
-	Namespace     string
-	AllNamespaces bool
-	Selector      string
-	Output        string
-	AdminPort     int
-	AdminURL      string
-	Files         []string
-	Since         time.Duration
-	Concurrency   int
-	MaxBytes      int64
-	MaxLogBytes   int64
-	AdminTimeout  time.Duration
-	Clusters      bool
-	Endpoints     bool
-	Pods          bool
-	All           bool
+	proxyFlags
+
+	Args      []string
+	Namespace string
+	Output    string
+	AdminURL  string
+	Files     []string
+	Clusters  bool
+	Endpoints bool
+	Pods      bool
+	All       bool
 
 	now func() time.Time
 	genericiooptions.IOStreams
@@ -46,15 +40,10 @@ type InspectOptions struct {
 // NewInspectOptions returns the defaults.
 func NewInspectOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *InspectOptions {
 	return &InspectOptions{
-		configFlags:  configFlags,
-		AdminPort:    inspect.DefaultAdminPort,
-		Since:        time.Hour,
-		Concurrency:  8,
-		MaxBytes:     inspect.DefaultCaps.MaxBytes,
-		MaxLogBytes:  256 << 20,
-		AdminTimeout: inspect.DefaultCaps.Timeout,
-		now:          time.Now,
-		IOStreams:    streams,
+		configFlags: configFlags,
+		proxyFlags:  newProxyFlags(time.Hour),
+		now:         time.Now,
+		IOStreams:   streams,
 	}
 }
 
@@ -94,17 +83,10 @@ or bypassed, and the fix it recommends.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "Inspect pods in every namespace")
-	fs.StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector for the pods (e.g. app=shop)")
+	o.addFlags(fs, "Inspect pods in every namespace")
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "Output format: wide, json or yaml (default: table)")
-	fs.IntVar(&o.AdminPort, "admin-port", o.AdminPort, "Envoy admin port in the pod (proxyAdminPort)")
 	fs.StringVar(&o.AdminURL, "admin-url", o.AdminURL, "Read this Envoy admin API (http://HOST:PORT) instead of a pod")
 	fs.StringArrayVar(&o.Files, "file", o.Files, "Read saved admin outputs and access logs (file or directory; repeatable) instead of a pod")
-	fs.DurationVar(&o.Since, "since", o.Since, "Read access logs this far back")
-	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Pods inspected at once")
-	fs.Int64Var(&o.MaxBytes, "max-bytes", o.MaxBytes, "Largest admin response read from one sidecar")
-	fs.Int64Var(&o.MaxLogBytes, "max-log-bytes", o.MaxLogBytes, "Largest access log read from one sidecar (0: no cap)")
-	fs.DurationVar(&o.AdminTimeout, "admin-timeout", o.AdminTimeout, "Longest wait for one admin response")
 	fs.BoolVar(&o.Clusters, "clusters", o.Clusters, "Print the sidecars' clusters instead of destinations")
 	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
 	fs.BoolVar(&o.Pods, "pods", o.Pods, "Print each proxy's facts (Istio version, outbound mode, access logging, exclusions) instead of destinations")
@@ -153,20 +135,7 @@ func (o *InspectOptions) Validate() error {
 	if o.All && !o.Clusters && !o.Endpoints {
 		return fmt.Errorf("--all goes with --clusters or --endpoints")
 	}
-	if o.Concurrency < 1 {
-		return fmt.Errorf("--concurrency must be at least 1, not %d", o.Concurrency)
-	}
-	if o.MaxBytes < 1024 {
-		return fmt.Errorf("--max-bytes must be at least 1024, not %d", o.MaxBytes)
-	}
-	if o.AdminPort < 1 || o.AdminPort > 65535 {
-		return fmt.Errorf("--admin-port must be a port number, not %d", o.AdminPort)
-	}
-	return nil
-}
-
-func (o *InspectOptions) caps() inspect.Caps {
-	return inspect.Caps{MaxBytes: o.MaxBytes, Timeout: o.AdminTimeout}
+	return o.proxyFlags.validate()
 }
 
 // Run reads the sources, builds the report and prints it. Pods that could not be read are
@@ -249,9 +218,7 @@ func (o *InspectOptions) collect(ctx context.Context) ([]inspect.PodReport, []in
 	if err != nil {
 		return nil, nil, err
 	}
-	// Each pod costs two API calls (port-forward, logs); client-go's default 5 QPS would make a
-	// 500-pod mesh take minutes. This is kubectl's own discovery budget, scaled to --concurrency.
-	config.QPS, config.Burst = float32(10*o.Concurrency), 20*o.Concurrency
+	o.tuneClient(config)
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, nil, err
@@ -262,11 +229,7 @@ func (o *InspectOptions) collect(ctx context.Context) ([]inspect.PodReport, []in
 	if err != nil {
 		return nil, nil, err
 	}
-	fetcher := &inspect.Fetcher{
-		Forwarder: &inspect.PortForwarder{Config: config, Client: client},
-		Client:    client, AdminPort: o.AdminPort, Caps: o.caps(), Since: o.Since, MaxLogBytes: o.MaxLogBytes,
-	}
-	reports := inspect.InspectPods(ctx, fetcher, targets.Pods, o.Concurrency, now, o.progress(len(targets.Pods)))
+	reports := inspect.InspectPods(ctx, o.fetcher(config, client), targets.Pods, o.Concurrency, now, o.progress(len(targets.Pods)))
 	return reports, targets.Skipped, nil
 }
 

@@ -26,19 +26,15 @@ var ErrVerifyFailed = errors.New("the fix has not taken effect on every pod")
 type VerifyOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 
-	Host          string
-	Args          []string
-	Namespace     string
-	AllNamespaces bool
-	Selector      string
-	Output        string
-	Fix           string
-	Wait          time.Duration
-	Interval      time.Duration
-	Since         time.Duration
-	AdminPort     int
-	Concurrency   int
-	AdminTimeout  time.Duration
+	proxyFlags
+
+	Host      string
+	Args      []string
+	Namespace string
+	Output    string
+	Fix       string
+	Wait      time.Duration
+	Interval  time.Duration
 
 	// until ends the --wait polling early; nil waits for every pod to pass.
 	until func(inspect.Verification) bool
@@ -49,14 +45,11 @@ type VerifyOptions struct {
 // NewVerifyOptions returns the defaults.
 func NewVerifyOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *VerifyOptions {
 	return &VerifyOptions{
-		configFlags:  configFlags,
-		Interval:     2 * time.Second,
-		Since:        15 * time.Minute,
-		AdminPort:    inspect.DefaultAdminPort,
-		Concurrency:  8,
-		AdminTimeout: inspect.DefaultCaps.Timeout,
-		now:          time.Now,
-		IOStreams:    streams,
+		configFlags: configFlags,
+		proxyFlags:  newProxyFlags(15 * time.Minute),
+		Interval:    2 * time.Second,
+		now:         time.Now,
+		IOStreams:   streams,
 	}
 }
 
@@ -98,16 +91,11 @@ when every checked pod passes and 1 otherwise; --wait polls until they pass.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "Check the pods of every namespace that call HOST")
-	fs.StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector for the pods (e.g. app=shop)")
+	o.addFlags(fs, "Check the pods of every namespace that call HOST")
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml (default: table)")
 	fs.StringVar(&o.Fix, "fix", o.Fix, "The fix to check for: register, tls-origination or egress-gateway (default: the one kubectl-egress applied, else what the proxies show)")
 	fs.DurationVar(&o.Wait, "wait", o.Wait, "Poll until every pod passes or this much time has passed (e.g. 1m)")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "Time between polls with --wait")
-	fs.DurationVar(&o.Since, "since", o.Since, "Read access logs this far back")
-	fs.IntVar(&o.AdminPort, "admin-port", o.AdminPort, "Envoy admin port in the pod (proxyAdminPort)")
-	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Pods read at once")
-	fs.DurationVar(&o.AdminTimeout, "admin-timeout", o.AdminTimeout, "Longest wait for one admin response")
 	return cmd
 }
 
@@ -145,13 +133,7 @@ func (o *VerifyOptions) Validate() error {
 	if o.Wait < 0 || o.Interval <= 0 {
 		return fmt.Errorf("--wait must not be negative and --interval must be positive")
 	}
-	if o.Concurrency < 1 {
-		return fmt.Errorf("--concurrency must be at least 1, not %d", o.Concurrency)
-	}
-	if o.AdminPort < 1 || o.AdminPort > 65535 {
-		return fmt.Errorf("--admin-port must be a port number, not %d", o.AdminPort)
-	}
-	return nil
+	return o.proxyFlags.validate()
 }
 
 // Run verifies (polling with --wait), prints the last verdict, and fails when a pod did not pass.
@@ -217,6 +199,7 @@ func (o *VerifyOptions) clients() (verifyClients, error) {
 	if err != nil {
 		return c, err
 	}
+	o.tuneClient(config)
 	c.config = config
 	if c.client, err = kubernetes.NewForConfig(config); err != nil {
 		return c, err
@@ -237,13 +220,11 @@ func (o *VerifyOptions) verifyOnce(ctx context.Context, c verifyClients) (inspec
 	if err != nil {
 		return inspect.Verification{}, err
 	}
-	fetcher := &inspect.Fetcher{
-		Forwarder: &inspect.PortForwarder{Config: c.config, Client: c.client},
-		Client:    c.client, AdminPort: o.AdminPort,
-		Caps:  inspect.Caps{MaxBytes: inspect.DefaultCaps.MaxBytes, Timeout: o.AdminTimeout},
-		Since: o.Since,
+	var proxies []inspect.ProxyState
+	for _, r := range inspect.InspectPods(ctx, o.fetcher(c.config, c.client), targets.Pods, o.Concurrency, o.now(), nil) {
+		// Istio metric samples keep every label, for the checks that need them.
+		proxies = append(proxies, inspect.ProxyState{Report: r, Metrics: r.Metrics})
 	}
-	proxies := readProxies(ctx, fetcher, targets.Pods, o.Concurrency, o.now())
 	if len(o.Args) == 0 {
 		// A namespace holds many pods that never call the host; check the ones whose traffic names it.
 		proxies = slices.DeleteFunc(proxies, func(p inspect.ProxyState) bool {
@@ -313,15 +294,4 @@ func (o *VerifyOptions) appliedFix(ctx context.Context, ap *remedy.Applier, pods
 		}
 	}
 	return "", time.Time{}
-}
-
-// readProxies fetches and inspects each pod, keeping its Istio metric samples for the checks
-// that need the exact labels.
-func readProxies(ctx context.Context, f *inspect.Fetcher, pods []corev1.Pod, concurrency int, now time.Time) []inspect.ProxyState {
-	reports := inspect.InspectPods(ctx, f, pods, concurrency, now, nil)
-	out := make([]inspect.ProxyState, len(reports))
-	for i, r := range reports {
-		out[i] = inspect.ProxyState{Report: r, Metrics: r.Metrics}
-	}
-	return out
 }
