@@ -135,7 +135,7 @@ func tail(s string, n int) string {
 // app calls http:// verify passes for both fixed hosts.
 func TestFixInteractive(t *testing.T) {
 	const ns, app = "e2e-fix-tty", "storefront"
-	pod := appNamespace(t, ns, app, []sidecar.Call{
+	pod, _ := startApp(t, ns, app, "", []sidecar.Call{
 		{Host: "api.partner.example", IP: "203.0.113.91", Port: 443, Scheme: "https", Count: 1},
 		{Host: "edition.cnn.com", IP: "203.0.113.20", Port: 80, Scheme: "http", Path: "/world", Count: 2},
 		{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2},

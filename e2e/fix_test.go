@@ -4,82 +4,20 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kubectl-egress/kubectl-egress/e2e/mesh"
 	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 )
 
 // The fix commands' tests each run in a namespace of their own, with one pod whose app calls the
 // hosts under test, and delete it at the end: the scenario namespaces stay as other tests expect.
-
-// fixWorkload creates namespace ns with a one-pod Deployment whose app makes calls, waits until
-// the pod's sidecar stand-in is synced with istiod, and returns the pod's name and stand-in.
-func fixWorkload(t *testing.T, ns string, calls []sidecar.Call) (string, *sidecar.Sidecar) {
-	t.Helper()
-	kubectl(t, "", "create", "namespace", ns)
-	t.Cleanup(func() { _, _ = kubectlErr("", "delete", "namespace", ns, "--wait=false") })
-	if len(calls) == 0 {
-		return "", nil
-	}
-	b, err := json.Marshal(calls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ann, _ := json.Marshal(map[string]string{
-		"sidecar.istio.io/status":                 `{"initContainers":["istio-init"],"containers":["istio-proxy"],"revision":"default"}`,
-		"kubectl.kubernetes.io/default-container": "app",
-		mesh.CallsAnnotation:                      string(b),
-	})
-	kubectl(t, fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app, namespace: %[1]s}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: app}}
-  template:
-    metadata:
-      labels: {app: app, security.istio.io/tlsMode: istio, service.istio.io/canonical-name: app}
-      annotations: %[2]s
-    spec:
-      nodeName: kwok-node-0
-      automountServiceAccountToken: false
-      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-      containers:
-      - {name: app, image: curlimages/curl:8.11.0, command: [sleep, infinity]}
-      - name: istio-proxy
-        image: docker.io/istio/proxyv2:%[3]s
-        args: [proxy, sidecar, --domain, $(POD_NAMESPACE).svc.cluster.local]
-`, ns, ann, mesh.IstioVersion), "apply", "-f", "-")
-	var pod string
-	var sc *sidecar.Sidecar
-	eventually(t, 60*time.Second, "the stand-in of the pod in "+ns, func() error {
-		out, err := kubectlErr("", "get", "pods", "-n", ns, "-l", "app=app", "-o", "jsonpath={.items[*].metadata.name}")
-		if err != nil || strings.TrimSpace(out) == "" {
-			return fmt.Errorf("no pod yet: %s", out)
-		}
-		pod = strings.Fields(out)[0]
-		if sc = lm.Sidecars.Get(ns, pod); sc == nil {
-			return fmt.Errorf("no stand-in for %s yet", pod)
-		}
-		return nil
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := sc.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return pod, sc
-}
 
 // mustEgress runs `kubectl egress ARGS`, fails the test on a non-zero exit, and returns stdout.
 func mustEgress(t *testing.T, args ...string) (stdout, stderr string) {
@@ -146,11 +84,6 @@ func dispositionAfterReplay(t *testing.T, ns string, sc *sidecar.Sidecar, host s
 	t.Logf("%s:%d is %s %s after the change", host, port, want, time.Since(start).Round(time.Millisecond))
 }
 
-// regexpLine tells whether some line of out matches the regular expression re.
-func regexpLine(out, re string) bool {
-	return regexp.MustCompile(`(?m)` + re).MatchString(out)
-}
-
 // clusterOf returns the cluster of that name in the proxies of ns, from inspect, or nil.
 func clusterOf(t *testing.T, ns, name string) *inspect.Cluster {
 	t.Helper()
@@ -168,7 +101,7 @@ func clusterOf(t *testing.T, ns, name string) *inspect.Cluster {
 // and undone back to passthrough.
 func TestFixRegister(t *testing.T) {
 	const ns = "fix-register"
-	_, sc := fixWorkload(t, ns, []sidecar.Call{
+	_, sc := startApp(t, ns, "app", "", []sidecar.Call{
 		{Host: "api.github.com", IP: "203.0.113.51", Port: 443, Scheme: "https", Count: 2},
 		{Host: "httpbin.org", IP: "203.0.113.61", Port: 80, Scheme: "http", Count: 1},
 	})
@@ -240,7 +173,7 @@ func TestFixRegister(t *testing.T) {
 	wantLines(t, "re-apply", out, "serviceentry.networking.istio.io/egress-api-github-com unchanged")
 
 	out, _ = mustEgress(t, "list", "-n", ns)
-	if !strings.Contains(out, "HOST") || !regexpLine(out, `^api\.github\.com\s+register\s+serviceentry\.networking\.istio\.io/egress-api-github-com\s+\S+$`) {
+	if !strings.Contains(out, "HOST") || !hasLine(out, `^api\.github\.com\s+register\s+serviceentry\.networking\.istio\.io/egress-api-github-com\s+\S+$`) {
 		t.Errorf("list:\n%s", out)
 	}
 
@@ -266,7 +199,7 @@ func TestFixRegister(t *testing.T) {
 // http://, inspect sees tls-origination; re-applying changes nothing; undo removes both.
 func TestFixTLSOrigination(t *testing.T) {
 	const ns = "fix-tls"
-	pod, sc := fixWorkload(t, ns, []sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.62", Port: 443, Scheme: "https", Count: 2}})
+	pod, sc := startApp(t, ns, "app", "", []sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.62", Port: 443, Scheme: "https", Count: 2}})
 	dispositionAfterReplay(t, ns, sc, "httpbin.org", 443, inspect.DispositionPassthrough)
 
 	start := time.Now()
@@ -300,7 +233,7 @@ func TestFixTLSOrigination(t *testing.T) {
 		"destinationrule.networking.istio.io/egress-httpbin-org unchanged")
 
 	out, _ = mustEgress(t, "list", "-n", ns)
-	if !regexpLine(out, `^httpbin\.org\s+tls-origination\s+destinationrule\.networking\.istio\.io/egress-httpbin-org\s+\S+$`) {
+	if !hasLine(out, `^httpbin\.org\s+tls-origination\s+destinationrule\.networking\.istio\.io/egress-httpbin-org\s+\S+$`) {
 		t.Errorf("list:\n%s", out)
 	}
 	out, _ = mustEgress(t, "undo", "httpbin.org", "-n", ns, "--yes")
@@ -321,7 +254,7 @@ func TestFixTLSOrigination(t *testing.T) {
 // the sidecar routes the host to the gateway, re-applying changes nothing, undo restores.
 func TestFixRouteViaGateway(t *testing.T) {
 	const ns = "fix-gateway"
-	_, sc := fixWorkload(t, ns, []sidecar.Call{{Host: "www.wikipedia.org", IP: "203.0.113.64", Port: 443, Scheme: "https", Count: 2}})
+	_, sc := startApp(t, ns, "app", "", []sidecar.Call{{Host: "www.wikipedia.org", IP: "203.0.113.64", Port: 443, Scheme: "https", Count: 2}})
 	dispositionAfterReplay(t, ns, sc, "www.wikipedia.org", 443, inspect.DispositionPassthrough)
 
 	out, _ := mustEgress(t, "route-via-gateway", "www.wikipedia.org", "-n", ns, "--yes")
@@ -341,7 +274,7 @@ func TestFixRouteViaGateway(t *testing.T) {
 	wantLines(t, "re-apply", out, want...)
 
 	out, _ = mustEgress(t, "list", "-A")
-	if !regexpLine(out, `^fix-gateway\s+www\.wikipedia\.org\s+egress-gateway\s+gateway\.networking\.istio\.io/egress-www-wikipedia-org\s+\S+$`) {
+	if !hasLine(out, `^fix-gateway\s+www\.wikipedia\.org\s+egress-gateway\s+gateway\.networking\.istio\.io/egress-www-wikipedia-org\s+\S+$`) {
 		t.Errorf("list -A:\n%s", out)
 	}
 	out, _ = mustEgress(t, "undo", "--all", "-n", ns, "--yes")
@@ -367,7 +300,7 @@ func TestFixRouteViaGateway(t *testing.T) {
 // Guards refuse in one line, exit 1, and create nothing.
 func TestFixGuards(t *testing.T) {
 	const ns = "fix-guards"
-	fixWorkload(t, ns, nil)
+	namespace(t, ns)
 	kubectl(t, `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: legacy, namespace: fix-guards}
@@ -484,7 +417,7 @@ func onTerminal(t *testing.T, answer string, args ...string) (string, error) {
 // "y" applies; a second run shows no changes.
 func TestFixOnTerminal(t *testing.T) {
 	const ns = "fix-terminal"
-	fixWorkload(t, ns, nil)
+	namespace(t, ns)
 	args := []string{"register", "api.example.net", "--port", "443", "--protocol", "TLS", "-n", ns}
 
 	out, err := onTerminal(t, "n\n", args...)
@@ -528,7 +461,7 @@ func TestFixOnTerminal(t *testing.T) {
 // before it are deleted again; the error says so.
 func TestFixRollback(t *testing.T) {
 	const ns = "fix-rollback"
-	fixWorkload(t, ns, nil)
+	namespace(t, ns)
 	policy := `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
 metadata: {name: fix-rollback-no-virtualservices}

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-egress/kubectl-egress/e2e/mesh"
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
 )
 
 // kubectl runs the real kubectl against the local mesh and returns stdout; it fails the test
@@ -137,4 +140,55 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 // hasLine reports whether any line of out matches re.
 func hasLine(out, re string) bool {
 	return regexp.MustCompile(`(?m)` + re).MatchString(out)
+}
+
+// startApp creates namespace ns (deleted when the test ends), applies extra YAML in it, then a
+// one-pod Deployment app whose app makes calls (see mesh.Workload), and waits until the pod's
+// sidecar stand-in is synced with istiod. It returns the pod's name and its stand-in.
+func startApp(t *testing.T, ns, app, extra string, calls []sidecar.Call) (string, *sidecar.Sidecar) {
+	t.Helper()
+	namespace(t, ns)
+	if extra != "" {
+		kubectl(t, extra, "apply", "-n", ns, "-f", "-")
+		// The pod's first configuration must carry this config: wait until istiod has it, then
+		// for its debounced push (100 ms) to rebuild the push context new proxies get.
+		eventually(t, 30*time.Second, "istiod sees the config of "+ns, func() error {
+			if !strings.Contains(get(t, lm.IstiodHTTP+"/debug/configz"), `"namespace":"`+ns+`"`) {
+				return fmt.Errorf("not in /debug/configz yet")
+			}
+			return nil
+		})
+		time.Sleep(time.Second)
+	}
+	manifest, err := mesh.Workload(ns, app, 1, calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, manifest, "apply", "--server-side", "-f", "-")
+	var pod string
+	var sc *sidecar.Sidecar
+	eventually(t, 60*time.Second, "the stand-in of "+ns+"/"+app, func() error {
+		out, err := kubectlErr("", "get", "pods", "-n", ns, "-l", "app="+app, "-o", "jsonpath={.items[*].metadata.name}")
+		if err != nil || strings.TrimSpace(out) == "" {
+			return fmt.Errorf("no pod yet: %s", out)
+		}
+		pod = strings.Fields(out)[0]
+		if sc = lm.Sidecars.Get(ns, pod); sc == nil {
+			return fmt.Errorf("no stand-in for %s yet", pod)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := sc.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return pod, sc
+}
+
+// namespace creates namespace ns and deletes it when the test ends.
+func namespace(t *testing.T, ns string) {
+	t.Helper()
+	kubectl(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+"}\n", "apply", "-f", "-")
+	t.Cleanup(func() { _, _ = kubectlErr("", "delete", "namespace", ns, "--wait=false") })
 }

@@ -3,73 +3,12 @@
 package e2e
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 )
-
-// startApp creates namespace ns with a one-pod Deployment whose app makes calls, plus extra
-// YAML applied in the namespace first, and waits for its sidecar stand-in. The namespace is
-// deleted when the test ends.
-func startApp(t *testing.T, ns, app, extra string, calls []sidecar.Call) string {
-	t.Helper()
-	b, err := json.Marshal(calls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubectl(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+"}\n", "apply", "-f", "-")
-	t.Cleanup(func() { kubectlErr("", "delete", "namespace", ns, "--wait=false") })
-	if extra != "" {
-		kubectl(t, extra, "apply", "-n", ns, "-f", "-")
-		// The pod's first configuration must carry this config: wait until istiod has it, then
-		// for its debounced push (100 ms) to rebuild the push context new proxies get.
-		eventually(t, 30*time.Second, "istiod sees the config of "+ns, func() error {
-			if !strings.Contains(get(t, lm.IstiodHTTP+"/debug/configz"), `"namespace":"`+ns+`"`) {
-				return errNotYet
-			}
-			return nil
-		})
-		time.Sleep(time.Second)
-	}
-	kubectl(t, `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: `+app+`}
-spec:
-  selector: {matchLabels: {app: `+app+`}}
-  template:
-    metadata:
-      labels: {app: `+app+`}
-      annotations:
-        sidecar.istio.io/status: '{"containers":["istio-proxy"]}'
-        localmesh.kubectl-egress.dev/calls: '`+string(b)+`'
-    spec:
-      nodeName: kwok-node-0
-      automountServiceAccountToken: false
-      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-      containers:
-      - {name: `+app+`, image: curlimages/curl, command: [sleep, infinity]}
-      - {name: istio-proxy, image: docker.io/istio/proxyv2:1.31.1}
-`, "apply", "-n", ns, "-f", "-")
-	var pod string
-	eventually(t, 60*time.Second, "stand-in for "+ns+"/"+app, func() error {
-		pod = strings.TrimSpace(kubectl(t, "", "get", "pods", "-n", ns, "-l", "app="+app, "-o", "jsonpath={.items[0].metadata.name}"))
-		if pod == "" || lm.Sidecars.Get(ns, pod) == nil {
-			return errNotYet
-		}
-		return lm.Sidecars.Get(ns, pod).WaitSynced(t.Context())
-	})
-	return pod
-}
-
-var errNotYet = errorString("not yet")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 // The --pods, --clusters and --endpoints views show the proxies' own facts and configuration.
 func TestInspectViews(t *testing.T) {

@@ -10,73 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubectl-egress/kubectl-egress/e2e/mesh"
 	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 )
-
-// appNamespace creates a namespace of the test's own with one Deployment whose app makes calls,
-// the way e2e/mesh renders scenario workloads, waits for its sidecar stand-in, and deletes the
-// namespace when the test ends. It returns the pod's name.
-func appNamespace(t *testing.T, ns, app string, calls []sidecar.Call) string {
-	t.Helper()
-	callsJSON, err := json.Marshal(calls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ann, _ := json.Marshal(map[string]string{
-		"sidecar.istio.io/status":                 `{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],"imagePullSecrets":null,"revision":"default"}`,
-		"kubectl.kubernetes.io/default-container": app,
-		mesh.CallsAnnotation:                      string(callsJSON),
-	})
-	manifest := fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: %[2]s, namespace: %[1]s, labels: {app: %[2]s}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: %[2]s}}
-  template:
-    metadata:
-      labels: {app: %[2]s, security.istio.io/tlsMode: istio, service.istio.io/canonical-name: %[2]s}
-      annotations: %[3]s
-    spec:
-      nodeName: kwok-node-0
-      automountServiceAccountToken: false
-      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-      initContainers:
-      - name: istio-init
-        image: docker.io/istio/proxyv2:%[4]s
-        args: [istio-iptables, -p, "15001", -z, "15006", -u, "1337", -m, REDIRECT]
-      containers:
-      - name: %[2]s
-        image: curlimages/curl:8.11.0
-        command: [sleep, infinity]
-      - name: istio-proxy
-        image: docker.io/istio/proxyv2:%[4]s
-        args: [proxy, sidecar, --domain, $(POD_NAMESPACE).svc.cluster.local]
-        ports:
-        - {containerPort: 15090, name: http-envoy-prom, protocol: TCP}
-`, ns, app, ann, mesh.IstioVersion)
-	kubectl(t, manifest, "apply", "--server-side", "-f", "-")
-	t.Cleanup(func() { _, _ = kubectlErr("", "delete", "namespace", ns, "--wait=false") })
-	var pod string
-	eventually(t, 60*time.Second, "sidecar stand-in of "+ns+"/"+app+" synced", func() error {
-		out, err := kubectlErr("", "get", "pods", "-n", ns, "-l", "app="+app, "-o", "jsonpath={.items[0].metadata.name}")
-		if err != nil || strings.TrimSpace(out) == "" {
-			return fmt.Errorf("no pod yet: %s", out)
-		}
-		pod = strings.TrimSpace(out)
-		if len(lm.Sidecars.InNamespace(ns)) == 0 {
-			return fmt.Errorf("stand-in of %s/%s not synced", ns, pod)
-		}
-		return nil
-	})
-	return pod
-}
 
 // verifyJSON runs `kubectl egress verify ARGS -o json`.
 func verifyJSON(t *testing.T, args ...string) (inspect.Verification, string, int) {
@@ -115,7 +51,7 @@ func missingText(v inspect.Verification) string {
 // metrics appear and verify passes.
 func TestVerifyTLSOrigination(t *testing.T) {
 	const ns, app, host = "e2e-verify-tls", "payments", "httpbin.org"
-	pod := appNamespace(t, ns, app, []sidecar.Call{{Host: host, IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2}})
+	pod, _ := startApp(t, ns, app, "", []sidecar.Call{{Host: host, IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2}})
 
 	start := time.Now()
 	v, _, code := verifyJSON(t, host, "-n", ns)
@@ -191,7 +127,7 @@ func TestVerifyTLSOrigination(t *testing.T) {
 // that says how to name the pod.
 func TestVerifyRegisteredByHand(t *testing.T) {
 	const ns, app, host = "e2e-verify-register", "ledger", "api.stripe.example"
-	pod := appNamespace(t, ns, app, []sidecar.Call{{Host: host, IP: "203.0.113.77", Port: 443, Scheme: "https", Count: 2}})
+	pod, _ := startApp(t, ns, app, "", []sidecar.Call{{Host: host, IP: "203.0.113.77", Port: 443, Scheme: "https", Count: 2}})
 
 	_, stderr, code := egress(t, "verify", "nobody.example", "-n", ns)
 	if code != 1 || !strings.Contains(stderr, "no pod in namespace "+ns+" has traffic that names nobody.example") {

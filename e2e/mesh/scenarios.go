@@ -219,6 +219,13 @@ spec:
   - {name: https, port: 443, targetPort: 8443}
 `
 
+// Workload renders a Deployment of replicas pods in ns, labelled app=app, each with an
+// istio-proxy container the way Istio's injector renders it and the calls its app makes, for
+// tests that need a workload of their own.
+func Workload(ns, app string, replicas int, calls []sidecar.Call) (string, error) {
+	return deployment(ns, app, replicas, nil, calls, false)
+}
+
 // deployment renders a Deployment whose pods carry an istio-proxy container the way Istio's
 // injector renders it.
 func deployment(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call, gateway bool) (string, error) {
