@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+
 	//lint:ignore SA1019 client-go v0.36 portforward still takes apimachinery's httpstream.Dialer
 	"k8s.io/apimachinery/pkg/util/httpstream"
 )

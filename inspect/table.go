@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,11 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-egress/kubectl-egress/internal/table"
 )
 
 // Output formats of PrintReport.
@@ -58,7 +56,7 @@ func printDestinations(w io.Writer, r Report, wide bool) error {
 	rows := make([][]string, 0, len(r.Destinations))
 	for _, d := range r.Destinations {
 		row := []string{
-			d.Host, portString(d.Port), dashIfEmpty(d.Protocol), string(d.Disposition),
+			d.Host, portString(d.Port), table.Dash(d.Protocol), string(d.Disposition),
 			fmt.Sprintf("%d/%d", d.Counts.Connections, d.Counts.Requests),
 			strconv.Itoa(len(d.Pods)), string(d.Recommendation.Fix),
 		}
@@ -71,11 +69,11 @@ func printDestinations(w io.Writer, r Report, wide bool) error {
 			if d.LastSeen != nil {
 				lastSeen = duration.HumanDuration(r.GeneratedAt.Sub(*d.LastSeen))
 			}
-			row = append(row, dashIfEmpty(d.Cluster), strings.Join(signals, ","), lastSeen)
+			row = append(row, table.Dash(d.Cluster), strings.Join(signals, ","), lastSeen)
 		}
 		rows = append(rows, row)
 	}
-	return writeTable(w, header, rows)
+	return table.Write(w, header, rows)
 }
 
 // PrintClusters writes the clusters like `istioctl proxy-config cluster`; unless all is set, only
@@ -89,11 +87,11 @@ func PrintClusters(w io.Writer, r Report, all bool) error {
 		if !all && !isEgressCluster(c, gateways) {
 			continue
 		}
-		fqdn, port, subset, dir := c.Host, portString(c.Port), dashIfEmpty(c.Subset), dashIfEmpty(c.Direction)
+		fqdn, port, subset, dir := c.Host, portString(c.Port), table.Dash(c.Subset), table.Dash(c.Direction)
 		if c.Direction == "" {
 			fqdn = c.Name
 		}
-		rows = append(rows, []string{fqdn, port, subset, dir, dashIfEmpty(c.Type), dashIfEmpty(c.TLS), dashIfEmpty(c.DestinationRule)})
+		rows = append(rows, []string{fqdn, port, subset, dir, table.Dash(c.Type), table.Dash(c.TLS), table.Dash(c.DestinationRule)})
 		ports = append(ports, c.Port)
 	}
 	// istioctl's order: by FQDN, then port, then subset.
@@ -116,7 +114,7 @@ func PrintClusters(w io.Writer, r Report, all bool) error {
 		sorted[i] = rows[j]
 	}
 	rows = sorted
-	return writeTable(w, header, rows)
+	return table.Write(w, header, rows)
 }
 
 // PrintEndpoints writes the cluster hosts like `istioctl proxy-config endpoint`, egress-relevant
@@ -139,7 +137,7 @@ func PrintEndpoints(w io.Writer, r Report, all bool) error {
 		}
 		rows = append(rows, []string{e.Address, e.Health, e.Cluster})
 	}
-	return writeTable(w, header, rows)
+	return table.Write(w, header, rows)
 }
 
 func egressGatewayClusters(r Report) map[string]bool {
@@ -162,64 +160,11 @@ func isEgressCluster(c Cluster, gateways map[string]bool) bool {
 	return isPassthroughCluster(c.Name) || c.Name == clusterBlackHole
 }
 
-// writeTable renders a kubectl-like table: borderless, left-aligned, three spaces between
-// columns, no trailing blanks.
-func writeTable(w io.Writer, header []string, rows [][]string) error {
-	if len(rows) == 0 {
-		// Like kubectl, an empty list prints nothing on stdout; the caller says so on stderr.
-		return nil
-	}
-	var buf bytes.Buffer
-	t := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Symbols: tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off, ShowHeader: tw.Off},
-				Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowTop: tw.Off, ShowBottom: tw.Off},
-			},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithPadding(tw.Padding{Left: "", Right: "   ", Overwrite: true}),
-		tablewriter.WithTrimSpace(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-	)
-	t.Header(header)
-	for _, r := range rows {
-		if err := t.Append(r); err != nil {
-			return fmt.Errorf("failed to render table: %w", err)
-		}
-	}
-	if err := t.Render(); err != nil {
-		return fmt.Errorf("failed to render table: %w", err)
-	}
-	var out bytes.Buffer
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		out.WriteString(strings.TrimRight(line, " \n"))
-		out.WriteByte('\n')
-	}
-	_, err := w.Write(out.Bytes())
-	return err
-}
-
 func portString(p uint32) string {
 	if p == 0 {
 		return "-"
 	}
 	return strconv.FormatUint(uint64(p), 10)
-}
-
-func dashIfEmpty(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // PrintPods writes what each inspected proxy says about itself: version, the outbound mode its
@@ -233,8 +178,8 @@ func PrintPods(w io.Writer, r Report) error {
 		for _, b := range p.CaptureExclusions {
 			excl = append(excl, strings.TrimPrefix(b.Annotation, "traffic.sidecar.istio.io/")+"="+b.Value)
 		}
-		rows = append(rows, []string{p.Namespace, p.Name, dashIfEmpty(p.Workload), dashIfEmpty(p.IstioVersion),
-			dashIfEmpty(p.OutboundMode), dashIfEmpty(p.AccessLogging), dashIfEmpty(strings.Join(excl, ",")), strconv.Itoa(len(p.Errors))})
+		rows = append(rows, []string{p.Namespace, p.Name, table.Dash(p.Workload), table.Dash(p.IstioVersion),
+			table.Dash(p.OutboundMode), table.Dash(p.AccessLogging), table.Dash(strings.Join(excl, ",")), strconv.Itoa(len(p.Errors))})
 	}
-	return writeTable(w, header, rows)
+	return table.Write(w, header, rows)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-egress/kubectl-egress/internal/table"
 )
 
 // Verification is the contract of `kubectl egress verify -o json`: whether a fix for one host
@@ -569,7 +571,7 @@ func PrintVerification(w io.Writer, v Verification, format string) error {
 		}
 		rows = append(rows, []string{p.Pod, cluster, cell(CheckTLS), cell(CheckMetrics), cell(CheckPassthrough), cell(CheckApp), result})
 	}
-	if err := writeTable(w, header, rows); err != nil {
+	if err := table.Write(w, header, rows); err != nil {
 		return err
 	}
 	for _, p := range v.Pods {

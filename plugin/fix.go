@@ -237,7 +237,7 @@ func (o *FixOptions) Run(ctx context.Context) error {
 			continue
 		}
 		// A guard's refusal for one host (double TLS, a conflicting object) leaves the others to fix.
-		p, err := r.planFor(ctx, fixRequest{Host: c.Host, Fix: remedy.Fix(choice)})
+		p, err := r.planFor(ctx, fixRequest{Host: c.Host, Fix: inspect.Fix(choice)})
 		if err != nil {
 			r.warnf("skipping %s: cannot plan %s: %v", c.Host, choice, err)
 			refused++
@@ -344,9 +344,9 @@ func dashIfEmpty(s string) string {
 
 // fixMenu is what ask offers for each host, in order; a user answers with the number or the word.
 var fixMenu = []struct{ choice, text string }{
-	{string(remedy.FixRegister), "a ServiceEntry (own cluster; the app keeps its TLS)"},
-	{string(remedy.FixTLSOrigination), "the sidecar does TLS, the app calls http:// (L7 metrics)"},
-	{string(remedy.FixEgressGateway), "leave the mesh through the egress gateway"},
+	{string(inspect.FixRegister), "a ServiceEntry (own cluster; the app keeps its TLS)"},
+	{string(inspect.FixTLSOrigination), "the sidecar does TLS, the app calls http:// (L7 metrics)"},
+	{string(inspect.FixEgressGateway), "leave the mesh through the egress gateway"},
 	{choiceSkip, "leave it as it is"},
 }
 

@@ -9,7 +9,7 @@ package plugin
 //	f.validate()                                  // exact, one-line errors
 //	r, err := newFixRunner(configFlags, streams, f) // clients, Istio CRD discovery
 //	r.useReport(report)                           // optional: an inspect report the caller already has
-//	plan, err := r.planFor(ctx, fixRequest{Host: h, Fix: remedy.FixRegister})
+//	plan, err := r.planFor(ctx, fixRequest{Host: h, Fix: inspect.FixRegister})
 //	err = r.run(ctx, []*remedy.Plan{plan})        // -o yaml, or preview + confirm + apply
 //
 // run is the non-interactive flow as one call: with -o yaml it writes the manifests and applies
@@ -150,7 +150,7 @@ func (f *fixFlags) route() remedy.RoutePolicy {
 // fixRequest is one host and the fix chosen for it, with the options of that fix.
 type fixRequest struct {
 	Host string
-	Fix  remedy.Fix
+	Fix  inspect.Fix
 	// Ports for register; empty means the ports inspect saw the namespace's pods use.
 	Ports []remedy.Port
 	// Addresses for register (IST0134).
@@ -379,7 +379,7 @@ func (r *fixRunner) planFor(ctx context.Context, req fixRequest) (*remedy.Plan, 
 	}
 	t := r.target(ctx, host)
 	switch req.Fix {
-	case remedy.FixRegister:
+	case inspect.FixRegister:
 		ports := req.Ports
 		if len(ports) == 0 {
 			ports = observedPorts(r.observe(ctx), host)
@@ -388,7 +388,7 @@ func (r *fixRunner) planFor(ctx context.Context, req fixRequest) (*remedy.Plan, 
 			}
 		}
 		return remedy.PlanRegister(t, remedy.RegisterOptions{Ports: ports, Addresses: req.Addresses}, ex)
-	case remedy.FixTLSOrigination:
+	case inspect.FixTLSOrigination:
 		rep := r.observe(ctx)
 		p, err := remedy.PlanTLSOrigination(t, remedy.TLSOriginationOptions{
 			CACertificates:   req.CACertificates,
@@ -401,7 +401,7 @@ func (r *fixRunner) planFor(ctx context.Context, req fixRequest) (*remedy.Plan, 
 		}
 		addCallersNote(p, rep, host)
 		return p, nil
-	case remedy.FixEgressGateway:
+	case inspect.FixEgressGateway:
 		gw := req.Gateway
 		if gw == "" {
 			gw = DefaultEgressGateway
@@ -431,7 +431,7 @@ func (r *fixRunner) planFor(ctx context.Context, req fixRequest) (*remedy.Plan, 
 		return p, nil
 	}
 	return nil, fmt.Errorf("unknown fix %q for %s: use %s, %s or %s", req.Fix, host,
-		remedy.FixRegister, remedy.FixTLSOrigination, remedy.FixEgressGateway)
+		inspect.FixRegister, inspect.FixTLSOrigination, inspect.FixEgressGateway)
 }
 
 // addCallersNote names the pods the app owner must change: they call https://host today.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -107,7 +109,7 @@ func (o *GatewayOptions) Run(ctx context.Context) error {
 		return err
 	}
 	plan, err := r.planFor(ctx, fixRequest{
-		Host: o.Host, Fix: remedy.FixEgressGateway, Gateway: o.Gateway, GatewayTLSOrigination: o.TLSOrigination,
+		Host: o.Host, Fix: inspect.FixEgressGateway, Gateway: o.Gateway, GatewayTLSOrigination: o.TLSOrigination,
 		CACertificates: o.CACert, CredentialName: o.CredentialName,
 	})
 	if err != nil {

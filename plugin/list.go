@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-egress/kubectl-egress/internal/table"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
@@ -132,22 +132,23 @@ func (o *ListOptions) print(objs []remedy.ManagedObject) error {
 		fmt.Fprintf(o.ErrOut, "No objects managed by kubectl-egress found in %s.\n", where)
 		return nil
 	}
-	w := tabwriter.NewWriter(o.Out, 6, 4, 3, ' ', 0)
+	header := []string{"HOST", "FIX", "OBJECT", "AGE"}
 	if o.AllNamespaces {
-		fmt.Fprint(w, "NAMESPACE\t")
+		header = append([]string{"NAMESPACE"}, header...)
 	}
-	fmt.Fprintln(w, "HOST\tFIX\tOBJECT\tAGE")
+	rows := make([][]string, 0, len(objs))
 	for _, m := range objs {
-		if o.AllNamespaces {
-			fmt.Fprintf(w, "%s\t", m.Namespace)
-		}
 		age := "<unknown>"
 		if !m.Created.IsZero() {
 			age = duration.HumanDuration(o.now().Sub(m.Created.Time))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", orDash(m.Host), orDash(string(m.Fix)), m.Ref(), age)
+		row := []string{table.Dash(m.Host), table.Dash(string(m.Fix)), m.Ref(), age}
+		if o.AllNamespaces {
+			row = append([]string{m.Namespace}, row...)
+		}
+		rows = append(rows, row)
 	}
-	return w.Flush()
+	return table.Write(o.Out, header, rows)
 }
 
 func nonNil(objs []remedy.ManagedObject) []remedy.ManagedObject {
@@ -155,11 +156,4 @@ func nonNil(objs []remedy.ManagedObject) []remedy.ManagedObject {
 		return []remedy.ManagedObject{}
 	}
 	return objs
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -28,9 +30,9 @@ func TestListOptionsValidate(t *testing.T) {
 func TestListPrint(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	objs := []remedy.ManagedObject{
-		{Kind: "ServiceEntry", Namespace: "shop", Name: "egress-httpbin-org", Host: "httpbin.org", Fix: remedy.FixTLSOrigination, Created: metav1.NewTime(now.Add(-2 * time.Hour))},
-		{Kind: "DestinationRule", Namespace: "shop", Name: "egress-httpbin-org", Host: "httpbin.org", Fix: remedy.FixTLSOrigination, Created: metav1.NewTime(now.Add(-2 * time.Hour))},
-		{Kind: "ServiceEntry", Namespace: "web", Name: "egress-api-github-com", Fix: remedy.FixRegister},
+		{Kind: "ServiceEntry", Namespace: "shop", Name: "egress-httpbin-org", Host: "httpbin.org", Fix: inspect.FixTLSOrigination, Created: metav1.NewTime(now.Add(-2 * time.Hour))},
+		{Kind: "DestinationRule", Namespace: "shop", Name: "egress-httpbin-org", Host: "httpbin.org", Fix: inspect.FixTLSOrigination, Created: metav1.NewTime(now.Add(-2 * time.Hour))},
+		{Kind: "ServiceEntry", Namespace: "web", Name: "egress-api-github-com", Fix: inspect.FixRegister},
 	}
 	tests := []struct {
 		name string

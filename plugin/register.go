@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -114,7 +116,7 @@ func (o *RegisterOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req := fixRequest{Host: o.Host, Fix: remedy.FixRegister, Addresses: o.Addresses}
+	req := fixRequest{Host: o.Host, Fix: inspect.FixRegister, Addresses: o.Addresses}
 	if o.Port != 0 {
 		proto := strings.ToUpper(o.Protocol)
 		if proto == "" {

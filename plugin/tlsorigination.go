@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -115,7 +117,7 @@ func (o *TLSOriginationOptions) Run(ctx context.Context) error {
 	}
 	sel, _ := selectorLabels(o.Selector)
 	plan, err := r.planFor(ctx, fixRequest{
-		Host: o.Host, Fix: remedy.FixTLSOrigination,
+		Host: o.Host, Fix: inspect.FixTLSOrigination,
 		CACertificates: o.CACert, CredentialName: o.CredentialName, WorkloadSelector: sel,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-egress/kubectl-egress/internal/table"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
@@ -119,7 +120,7 @@ func (o *UndoOptions) Run(ctx context.Context) error {
 		if r.terminal() {
 			fmt.Fprintf(o.Out, "# objects managed by kubectl-egress to delete:\n")
 			for _, m := range objs {
-				fmt.Fprintf(o.Out, "%s\t(namespace %s, host %s, fix %s)\n", m.Ref(), m.Namespace, orDash(m.Host), orDash(string(m.Fix)))
+				fmt.Fprintf(o.Out, "%s\t(namespace %s, host %s, fix %s)\n", m.Ref(), m.Namespace, table.Dash(m.Host), table.Dash(string(m.Fix)))
 			}
 			if !o.Yes {
 				ok, err := r.confirm(fmt.Sprintf("Delete %d objects?", len(objs)))

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -124,7 +126,7 @@ func TestApplyRollsBackCreatedObjects(t *testing.T) {
 func TestApplyRollbackRestoresPreviousVersion(t *testing.T) {
 	ctx := context.Background()
 	previous := object(NetworkingV1, "ServiceEntry", "demo", "egress-httpbin-org", managedLabels(),
-		managedAnnotations("httpbin.org", FixRegister), map[string]any{
+		managedAnnotations("httpbin.org", inspect.FixRegister), map[string]any{
 			"hosts":      []any{"httpbin.org"},
 			"ports":      []any{map[string]any{"number": int64(443), "name": "tls", "protocol": "TLS"}},
 			"resolution": "DNS",
@@ -143,8 +145,8 @@ func TestApplyRollbackRestoresPreviousVersion(t *testing.T) {
 	if diff := cmp.Diff(previous.Object["spec"], live.Object["spec"]); diff != "" {
 		t.Errorf("ServiceEntry not restored (-previous +live):\n%s", diff)
 	}
-	if got := live.GetAnnotations()[AnnotationFix]; got != string(FixRegister) {
-		t.Errorf("fix annotation = %q after rollback, want %q", got, FixRegister)
+	if got := live.GetAnnotations()[AnnotationFix]; got != string(inspect.FixRegister) {
+		t.Errorf("fix annotation = %q after rollback, want %q", got, inspect.FixRegister)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	networking "istio.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -90,7 +92,7 @@ func PlanEgressGateway(t Target, o EgressGatewayOptions, ex Existing) (*Plan, er
 		}
 	}
 
-	p := newPlan(t, FixEgressGateway)
+	p := newPlan(t, inspect.FixEgressGateway)
 	p.Warnings = append(p.Warnings, ex.Warnings...)
 	name := ObjectName(t.Host, "")
 	subset := subsetName(t.Host)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	networking "istio.io/api/networking/v1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -58,7 +60,7 @@ func TestGuardsRefuse(t *testing.T) {
 		}, []string{"refusing to replace DestinationRule demo/egress-httpbin-org"}},
 		{"name managed for another host", func() (*Plan, error) {
 			se := serviceEntry("demo", "egress-api-v2-example-com", managedLabels(), []string{"."}, []string{"api.v2.example.com"}, Port{443, "TLS"})
-			se.Annotations = managedAnnotations("api.v2.example.com", FixRegister)
+			se.Annotations = managedAnnotations("api.v2.example.com", inspect.FixRegister)
 			return PlanRegister(demo("api-v2.example.com"), RegisterOptions{Ports: []Port{{443, "TLS"}}},
 				Existing{ServiceEntries: []*networkingv1.ServiceEntry{se}})
 		}, []string{"manages it for host api.v2.example.com"}},
@@ -138,7 +140,7 @@ func TestGuardsAllow(t *testing.T) {
 	demo := Target{Host: "httpbin.org", Namespace: "demo", Istio: istio131}
 	unmanaged := serviceEntry("demo", "egress-httpbin-org", nil, []string{"."}, []string{"httpbin.org"}, Port{443, "TLS"})
 	managed := serviceEntry("demo", "egress-httpbin-org", managedLabels(), []string{"."}, []string{"httpbin.org"}, Port{443, "TLS"})
-	managed.Annotations = managedAnnotations("httpbin.org", FixRegister)
+	managed.Annotations = managedAnnotations("httpbin.org", inspect.FixRegister)
 	forced := demo
 	forced.Force = true
 	tests := []struct {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -18,7 +20,7 @@ type ManagedObject struct {
 	Namespace string      `json:"namespace"`
 	Name      string      `json:"name"`
 	Host      string      `json:"host"`
-	Fix       Fix         `json:"fix"`
+	Fix       inspect.Fix `json:"fix"`
 	Created   metav1.Time `json:"created"`
 }
 
@@ -50,7 +52,7 @@ func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, 
 			}
 			out = append(out, ManagedObject{
 				Kind: k.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
-				Host: u.GetAnnotations()[AnnotationHost], Fix: Fix(u.GetAnnotations()[AnnotationFix]),
+				Host: u.GetAnnotations()[AnnotationHost], Fix: inspect.Fix(u.GetAnnotations()[AnnotationFix]),
 				Created: u.GetCreationTimestamp(),
 			})
 		}

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/kubectl-egress/kubectl-egress/inspect"
 )
 
 // Metadata every object of a plan carries, so that List and Undo find only what this tool wrote.
@@ -79,7 +81,7 @@ func managedLabels() map[string]string {
 	return map[string]string{LabelManagedBy: ManagedByValue}
 }
 
-func managedAnnotations(host string, fix Fix) map[string]string {
+func managedAnnotations(host string, fix inspect.Fix) map[string]string {
 	return map[string]string{AnnotationHost: host, AnnotationFix: string(fix)}
 }
 

@@ -7,19 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-)
-
-// Fix names a remedy; it is recorded on every object as AnnotationFix.
-type Fix string
-
-const (
-	FixRegister       Fix = "register"
-	FixTLSOrigination Fix = "tls-origination"
-	FixEgressGateway  Fix = "egress-gateway"
 )
 
 // Object is one typed Istio object of a plan (*networkingv1.ServiceEntry, DestinationRule,
@@ -32,7 +25,8 @@ type Object interface {
 
 // Plan is what a fix will write: objects in apply order, all in Namespace.
 type Plan struct {
-	Fix       Fix
+	// Fix is what the plan does, in the report's vocabulary; it is recorded on every object as AnnotationFix.
+	Fix       inspect.Fix
 	Host      string
 	Namespace string
 	// APIVersion is the networking.istio.io version the objects are written as.
@@ -140,7 +134,7 @@ func isWildcard(host string) bool { return strings.HasPrefix(host, "*") }
 
 func isIP(host string) bool { return net.ParseIP(host) != nil }
 
-func newPlan(t Target, fix Fix) *Plan {
+func newPlan(t Target, fix inspect.Fix) *Plan {
 	return &Plan{Fix: fix, Host: t.Host, Namespace: t.Namespace, APIVersion: t.apiVersion()}
 }
 

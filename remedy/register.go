@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	networking "istio.io/api/networking/v1"
 )
 
@@ -27,7 +29,7 @@ func PlanRegister(t Target, o RegisterOptions, ex Existing) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newPlan(t, FixRegister)
+	p := newPlan(t, inspect.FixRegister)
 	p.Warnings = append(p.Warnings, ex.Warnings...)
 	spec := &networking.ServiceEntry{
 		Hosts:     []string{seHost(t.Host)},

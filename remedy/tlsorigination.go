@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+
 	networking "istio.io/api/networking/v1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 )
@@ -58,7 +60,7 @@ func PlanTLSOrigination(t Target, o TLSOriginationOptions, ex Existing) (*Plan, 
 		return nil, err
 	}
 
-	p := newPlan(t, FixTLSOrigination)
+	p := newPlan(t, inspect.FixTLSOrigination)
 	p.Warnings = append(p.Warnings, ex.Warnings...)
 	name := ObjectName(t.Host, "")
 	tls := clientTLS(o.SNI, o.CACertificates, o.CredentialName)

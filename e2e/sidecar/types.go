@@ -5,6 +5,7 @@ package sidecar
 import (
 	_ "github.com/cncf/xds/go/udpa/type/v1"
 	_ "github.com/cncf/xds/go/xds/type/v3"
+
 	// stats.PluginConfig, the istio.stats filter that meshConfig.defaultProviders.metrics adds;
 	// pkg/config/xds does not register it.
 	_ "istio.io/api/envoy/extensions/stats"
