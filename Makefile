@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/interna
 MESH_DIR := $(CURDIR)/.localmesh
 FLEET ?= 0
 
-.PHONY: build test lint unit e2e tools mesh mesh-down demo demo-down bench release release-check fmt
+.PHONY: build test lint unit e2e soak tools mesh mesh-down demo demo-down bench release release-check fmt
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-egress ./cmd/kubectl-egress
@@ -32,6 +32,12 @@ e2e: tools build
 	KUBECTL_EGRESS_TOOLS=$$(hack/tools.sh) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/...
 
 test: lint unit e2e release-check
+
+# The local mesh under steady use: inspect -A every 10 s and a register/undo every minute for
+# SOAK_DURATION on a fresh mesh (make test runs a 3-minute form inside the e2e suite).
+SOAK_DURATION ?= 15m
+soak: tools build
+	KUBECTL_EGRESS_TOOLS=$$(hack/tools.sh) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestSoak$$' -v ./e2e/
 
 # The whole release matrix builds, archives and passes the krew manifest checks (hack/archive).
 release-check:

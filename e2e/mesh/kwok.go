@@ -50,6 +50,22 @@ func (m *Mesh) installCRDs(ctx context.Context) error {
 	return err
 }
 
+// kwokStages are the stages of kwok's module the mesh runs. A real kubelet renews its node's
+// Lease and Ready condition; without a heartbeat, kube-controller-manager's node lifecycle
+// controller marks the node Ready=Unknown after its 50 s grace period, node-initialize matches
+// again and re-renders the status. Its template then writes `addresses:` with no items when the
+// node has an InternalIP but no Hostname address, and that null, in a strategic merge patch,
+// deletes every address: port-forward and logs fail ("no preferred addresses found") until the
+// next round adds the InternalIP back. node-heartbeat-with-lease, with kwok's node leases on,
+// keeps the node Ready as a kubelet would, so node-initialize runs once.
+var kwokStages = []string{
+	"node/fast/node-initialize.yaml",
+	"node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+	"pod/fast/pod-ready.yaml",
+	"pod/fast/pod-complete.yaml",
+	"pod/fast/pod-delete.yaml",
+}
+
 // startKwok runs kwok as the kubelet of one fake node, serving port-forward and logs.
 func (m *Mesh) startKwok(ctx context.Context, port int) error {
 	kwokDir, err := moduleDir(ctx, kwokModule)
@@ -57,7 +73,7 @@ func (m *Mesh) startKwok(ctx context.Context, port int) error {
 		return err
 	}
 	var stages []string
-	for _, s := range []string{"node/fast/node-initialize.yaml", "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml"} {
+	for _, s := range kwokStages {
 		b, err := os.ReadFile(filepath.Join(kwokDir, "kustomize", "stage", s))
 		if err != nil {
 			return err
@@ -73,6 +89,12 @@ func (m *Mesh) startKwok(ctx context.Context, port int) error {
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--node-ip=127.0.0.1", "--node-port=" + itoa(port), "--server-address=127.0.0.1:" + itoa(port),
 		"--cidr=10.0.0.0/16", "--enable-crds=PortForward,ClusterPortForward,Logs,ClusterLogs",
+		// A Lease per node in kube-node-lease, renewed like a kubelet's (the node lifecycle
+		// controller's liveness signal).
+		"--node-lease-duration-seconds=40",
+		// The node's Hostname address: with both addresses present, node-initialize never writes
+		// the bare `addresses:` that would delete them, should it ever run again.
+		"--node-name=" + nodeName,
 	}, nil)
 	if err != nil {
 		return err

@@ -233,5 +233,8 @@ func (m *Mesh) Down() {
 	m.procs = nil
 }
 
+// Started is when Up began.
+func (m *Mesh) Started() time.Time { return m.started }
+
 // Dir is where the mesh keeps its state.
 func (m *Mesh) Dir() string { return m.opts.Dir }
