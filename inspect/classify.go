@@ -53,114 +53,64 @@ type classifier struct {
 	gatewayClusters map[string]bool
 	// configByHost indexes the config's destinations by host, for port-less metrics.
 	configByHost map[string][]destKey
+	// addrHost names the host a ServiceEntry address (IP:port) belongs to; hostAlias maps a
+	// cluster's service host to the host the report shows for it when they differ.
+	addrHost  map[string]string
+	hostAlias map[string]string
 }
 
-// Inspect parses one pod's sources and classifies its outbound traffic. Sources that fail to
-// parse are reported in the result's Errors and the rest is still used; the error is non-nil
-// only when sources were given and none of them could be read.
-func Inspect(src Sources, now time.Time) (PodReport, error) {
-	pod := src.Pod.Key()
-	rep := PodReport{Pod: src.Pod, GeneratedAt: now.UTC()}
-	rep.Facts = PodFacts{Namespace: src.Pod.Namespace, Name: src.Pod.Name, Workload: src.Pod.Workload}
-	for _, err := range src.Errors {
-		rep.Errors = append(rep.Errors, err.Error())
+// Classify turns one proxy's snapshot into its report: every external destination with its
+// disposition and evidence, the proxy's clusters and endpoints, and its facts. It does no I/O.
+func Classify(s Snapshot, now time.Time) PodReport {
+	pod := s.Pod.Key()
+	rep := PodReport{Pod: s.Pod, GeneratedAt: now.UTC(), Errors: slices.Clone(s.Errors), Metrics: s.Metrics()}
+	rep.Facts = PodFacts{Namespace: s.Pod.Namespace, Name: s.Pod.Name, Workload: s.Pod.Workload}
+	cfg := s.config
+	if cfg == nil {
+		cfg = newConfigView(&ProxyConfig{})
 	}
-	given, failed := 0, 0
-	fail := func(what string, err error) {
-		failed++
-		rep.Errors = append(rep.Errors, fmt.Sprintf("failed to parse %s of pod %s: %v", what, pod, err))
-	}
-
-	pc := &ProxyConfig{}
-	for _, part := range []struct {
-		what string
-		b    []byte
-	}{{"config dump", src.ConfigDump}, {"listeners", src.Listeners}, {"routes", src.Routes}} {
-		if len(part.b) == 0 {
-			continue
-		}
-		given++
-		p, err := ParseConfigDump(part.b)
-		if err != nil {
-			fail(part.what, err)
-			continue
-		}
-		pc.Merge(p)
-	}
-	c := &classifier{pod: pod, cfg: newConfigView(pc), dests: map[destKey]*destAcc{}, ipHost: map[string]string{},
-		clusterDest: map[string]destKey{}, gatewayClusters: map[string]bool{}, configByHost: map[string][]destKey{}}
+	c := &classifier{pod: pod, cfg: cfg, dests: map[destKey]*destAcc{}, ipHost: map[string]string{},
+		clusterDest: map[string]destKey{}, gatewayClusters: map[string]bool{}, configByHost: map[string][]destKey{},
+		addrHost: map[string]string{}, hostAlias: map[string]string{}}
 	c.addConfig()
 
-	var info ServerInfo
-	if len(src.ServerInfo) > 0 {
-		given++
-		var err error
-		if info, err = ParseServerInfo(src.ServerInfo); err != nil {
-			fail("server_info", err)
-		}
+	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
+	rep.Facts.EnvoyVersion = firstNonEmpty(s.serverInfo.EnvoyVersion, s.node.envoy)
+	rep.Facts.AccessLog = s.logCounts
+	for _, f := range s.flows {
+		c.addFlow(f)
 	}
-	rep.Facts.IstioVersion = firstNonEmpty(info.IstioVersion, nodeIstioVersion(pc.Node))
-	rep.Facts.EnvoyVersion = firstNonEmpty(info.EnvoyVersion, nodeEnvoyVersion(pc.Node))
-
-	if src.AccessLog != nil {
-		given++
-		counts, err := ScanAccessLog(src.AccessLog, c.addAccessLog)
-		rep.Facts.AccessLog = counts
-		if err != nil {
-			fail("access log", err)
-		}
+	if s.stats != nil {
+		c.addStats(*s.stats, &rep.Facts)
 	}
+	c.addHosts(s.hosts)
 
-	if len(src.Stats) > 0 {
-		given++
-		st, err := ParseStats(src.Stats)
-		if err != nil {
-			fail("stats", err)
-		} else {
-			rep.Metrics = append([]MetricSample{}, st.Istio...)
-		}
-		c.addStats(st, &rep.Facts)
-	}
-
-	var hosts []HostStatus
-	if len(src.Clusters) > 0 {
-		given++
-		var err error
-		if hosts, err = ParseClusterStatus(src.Clusters); err != nil {
-			fail("/clusters", err)
-		}
-		c.addHosts(hosts)
-	}
-
-	for _, d := range bypassDestinations(src.Pod.Annotations) {
+	for _, d := range bypassDestinations(s.Pod.Annotations) {
 		acc := c.dest(d.Host, d.Port, d.Disposition)
 		acc.d.Bypass = d.Bypass
 		acc.signals[SignalAnnotation] = true
 	}
-	rep.Facts.CaptureExclusions = captureExclusions(src.Pod.Annotations)
+	rep.Facts.CaptureExclusions = captureExclusions(s.Pod.Annotations)
 	c.addUnnamed(rep.Facts.ClusterStats)
 
-	rep.Facts.OutboundMode, rep.Facts.OutboundModeSource = c.cfg.mode, c.cfg.modeSource
-	if !c.cfg.haveListeners {
+	rep.Facts.OutboundMode, rep.Facts.OutboundModeSource = cfg.mode, cfg.modeSource
+	if !cfg.haveListeners {
 		rep.Facts.OutboundModeSource = "listeners not read"
-	} else if c.cfg.modeSource == "" {
+	} else if cfg.modeSource == "" {
 		rep.Facts.OutboundModeSource = "no virtualOutbound listener (not a sidecar?)"
 	}
-	rep.Facts.AccessLogging, rep.Facts.AccessLoggingReason = accessLogging(rep.Facts.AccessLog, src.AccessLog != nil, c.cfg)
+	rep.Facts.AccessLogging, rep.Facts.AccessLoggingReason = accessLogging(rep.Facts.AccessLog, s.logRead, cfg)
 	if rep.Facts.AccessLogging == AccessLoggingOff {
-		rep.Facts.EnableAccessLogging = enableAccessLoggingYAML(src.Pod.Namespace, rep.Facts.IstioVersion)
+		rep.Facts.EnableAccessLogging = enableAccessLoggingYAML(s.Pod.Namespace, rep.Facts.IstioVersion)
 	}
 
 	rep.Destinations = c.finish()
-	rep.Clusters = c.cfg.sortedClusters()
+	rep.Clusters = cfg.sortedClusters()
 	for i := range rep.Clusters {
 		rep.Clusters[i].Pods = []string{pod}
 	}
-	rep.Endpoints = endpointsOf(hosts, c.cfg, len(src.Clusters) > 0 && hosts != nil, pod)
-	if given > 0 && failed == given {
-		return rep, fmt.Errorf("no admin output of pod %s could be parsed", pod)
-	}
-	return rep, nil
+	rep.Endpoints = endpointsOf(s.hosts, cfg, s.hostsRead, pod)
+	return rep
 }
 
 func accessLogging(counts AccessLogCounts, logRead bool, cfg *configView) (string, string) {
@@ -218,16 +168,24 @@ func (c *classifier) addConfig() {
 		if cl.TLS == "SIMPLE" || cl.TLS == "MUTUAL" {
 			disp = DispositionTLSOrigination
 		}
-		a := c.dest(cl.Host, cl.Port, disp)
+		host := DisplayHost(cl)
+		a := c.dest(host, cl.Port, disp)
 		a.signals[SignalConfig] = true
 		a.d.Cluster = cl.Name
+		for _, addr := range cl.Addresses {
+			a.addrs[addr] = true
+			c.addrHost[addr] = host
+		}
+		if host != cl.Host {
+			c.hostAlias[cl.Host] = host
+		}
 		if disp == DispositionTLSOrigination {
 			a.setProtocol("HTTP")
 		}
 		if cl.TLS == "" && cl.Port != 443 && slices.Contains(cl.EndpointPorts, 443) {
 			a.d.Problems = append(a.d.Problems, problemPlaintextTo443)
 		}
-		c.clusterDest[cl.Name] = destKey{cl.Host, cl.Port, disp}
+		c.clusterDest[cl.Name] = destKey{host, cl.Port, disp}
 	}
 	routes := slices.Clone(c.cfg.routes)
 	sort.SliceStable(routes, func(i, j int) bool { return routes[i].cluster < routes[j].cluster })
@@ -258,6 +216,23 @@ func (c *classifier) addConfig() {
 	}
 }
 
+// IPHostSuffix ends the ServiceEntry host kubectl-egress gives a host known only by its IP
+// (Istio refuses an IP as a host): 198.51.100.7 is registered as 198-51-100-7.ip.external with
+// addresses [198.51.100.7].
+const IPHostSuffix = ".ip.external"
+
+// DisplayHost is the host the report names a cluster's traffic by: its service host, or, for a
+// ServiceEntry kubectl-egress wrote for an IP, that IP, which is what the app dials and the user
+// typed.
+func DisplayHost(cl Cluster) string {
+	if strings.HasSuffix(cl.Host, IPHostSuffix) && len(cl.Addresses) > 0 {
+		if ip, _ := splitHostPort(cl.Addresses[0]); ip != "" {
+			return ip
+		}
+	}
+	return cl.Host
+}
+
 // isExternalHost reports whether a host named by SNI, Host or a metric is outside the mesh.
 func (c *classifier) isExternalHost(h string) bool {
 	return h != "" && h != hostUnknown && !isMeshInternalHost(h)
@@ -272,36 +247,32 @@ func (c *classifier) isGatewayCluster(cluster, host string) bool {
 	return len(c.cfg.clusters) == 0 && strings.Contains(host, "egressgateway")
 }
 
-// addAccessLog maps one access-log entry to a destination; inbound and mesh-internal traffic is ignored.
-func (c *classifier) addAccessLog(e *AccessLogEntry) {
-	cluster := e.UpstreamCluster
-	if strings.HasPrefix(cluster, "inbound|") || strings.HasPrefix(cluster, clusterInboundPassthrough) {
-		return
+// addFlow maps the access-log entries of one flow to a destination; mesh-internal traffic is ignored.
+func (c *classifier) addFlow(f *logFlow) {
+	cluster := f.cluster
+	named := f.sni
+	if f.http {
+		named, _ = splitHostPort(f.authority)
 	}
-	isHTTP := e.Method != ""
-	named := e.RequestedServerName
-	if isHTTP {
-		named, _ = splitHostPort(e.Authority)
-	}
-	origIP, origPort := splitHostPort(e.DownstreamLocalAddress)
-	if origPort == 0 && isHTTP {
-		_, origPort = splitHostPort(e.Authority)
+	origIP, origPort := splitHostPort(f.downstreamLocal)
+	if origPort == 0 && f.http {
+		_, origPort = splitHostPort(f.authority)
 	}
 	protocol := "TCP"
 	switch {
-	case isHTTP:
+	case f.http:
 		protocol = "HTTP"
-	case e.RequestedServerName != "":
+	case f.sni != "":
 		protocol = "TLS"
 	}
 
 	var a *destAcc
 	switch {
-	case isPassthroughCluster(cluster) || e.RouteName == vhostAllowAny || e.RouteName == vhostAllowAnyDynamicDNS:
-		a = c.unregistered(named, origIP, origPort, DispositionPassthrough, e.DownstreamLocalAddress)
+	case isPassthroughCluster(cluster) || f.route == vhostAllowAny || f.route == vhostAllowAnyDynamicDNS:
+		a = c.unregistered(named, origIP, origPort, DispositionPassthrough, f.downstreamLocal)
 		a.d.Cluster = clusterPassthrough
-	case cluster == clusterBlackHole || e.RouteName == vhostBlockAll:
-		a = c.unregistered(named, origIP, origPort, DispositionBlocked, e.DownstreamLocalAddress)
+	case cluster == clusterBlackHole || f.route == vhostBlockAll:
+		a = c.unregistered(named, origIP, origPort, DispositionBlocked, f.downstreamLocal)
 		a.d.Cluster = clusterBlackHole
 	default:
 		p := parseClusterName(cluster)
@@ -327,24 +298,22 @@ func (c *classifier) addAccessLog(e *AccessLogEntry) {
 	a.signals[SignalAccessLog] = true
 	a.setProtocol(protocol)
 	b := a.bucket(bucketAccessLog)
-	if isHTTP {
-		b.Requests++
-		if e.ResponseCode != 0 {
-			a.codes[strconv.Itoa(e.ResponseCode)]++
+	if f.http {
+		b.Requests += f.entries
+		for code, n := range f.codes {
+			a.codes[strconv.Itoa(code)] += n
 		}
 	} else {
-		b.Connections++
+		b.Connections += f.entries
 	}
 	// Envoy's BYTES_RECEIVED is what the workload sent; BYTES_SENT is what it received.
-	b.BytesSent += e.BytesReceived
-	b.BytesReceived += e.BytesSent
-	for _, f := range strings.Split(e.ResponseFlags, ",") {
-		if f != "" {
-			a.flags[f]++
-		}
+	b.BytesSent += f.bytesReceived
+	b.BytesReceived += f.bytesSent
+	for flag, n := range f.flags {
+		a.flags[flag] += n
 	}
-	if e.StartTime.After(a.lastSeen) {
-		a.lastSeen = e.StartTime
+	if f.lastSeen.After(a.lastSeen) {
+		a.lastSeen = f.lastSeen
 	}
 }
 
@@ -352,6 +321,10 @@ func (c *classifier) addAccessLog(e *AccessLogEntry) {
 // named, else by the original destination IP.
 func (c *classifier) unregistered(named, ip string, port uint32, disp Disposition, origAddr string) *destAcc {
 	host := named
+	if host == "" {
+		// An address a ServiceEntry declares is that entry's host, before and after it existed.
+		host = c.addrHost[origAddr]
+	}
 	if host == "" {
 		host = ip
 	}
@@ -450,6 +423,9 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 			a.d.Cluster = clusterBlackHole
 		}
 		return a
+	}
+	if alias, ok := c.hostAlias[host]; ok {
+		host = alias
 	}
 	if host == "" || !c.isExternalHost(host) {
 		return nil

@@ -1,8 +1,10 @@
 package inspect
 
 import (
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -29,6 +31,9 @@ type configView struct {
 	accessLogInConfig bool
 	// sniRoutes and hostRoutes map an external host on a listener port to the cluster that serves it.
 	routes []hostRoute
+	// clusterAddrs are the IP:ports that listeners bind to each cluster: a ServiceEntry's
+	// addresses, the only way an IP-only host is known on the proxy.
+	clusterAddrs map[string][]string
 }
 
 // hostRoute is "traffic to host:port goes to cluster", from an SNI filter chain or an HTTP virtual host.
@@ -40,7 +45,7 @@ type hostRoute struct {
 }
 
 func newConfigView(pc *ProxyConfig) *configView {
-	v := &configView{clusters: map[string]*Cluster{}, mtlsEndpoints: map[string]bool{}}
+	v := &configView{clusters: map[string]*Cluster{}, mtlsEndpoints: map[string]bool{}, clusterAddrs: map[string][]string{}}
 	for _, c := range pc.Clusters {
 		cl := describeCluster(c)
 		v.clusters[cl.Name] = &cl
@@ -72,6 +77,12 @@ func newConfigView(pc *ProxyConfig) *configView {
 	}
 	for _, r := range pc.Routes {
 		v.addRouteConfig(r)
+	}
+	for name, addrs := range v.clusterAddrs {
+		if cl := v.clusters[name]; cl != nil {
+			slices.Sort(addrs)
+			cl.Addresses = slices.Compact(addrs)
+		}
 	}
 	return v
 }
@@ -209,12 +220,43 @@ func (v *configView) addListener(l *listenerv3.Listener) {
 		if rc := hcm.GetRouteConfig(); rc != nil {
 			v.addRouteConfig(rc)
 		}
+		for _, addr := range boundAddresses(l, fc) {
+			for _, c := range tcpClusters(tcp) {
+				v.clusterAddrs[c] = append(v.clusterAddrs[c], addr)
+			}
+		}
 		for _, sni := range fc.GetFilterChainMatch().GetServerNames() {
 			for _, c := range tcpClusters(tcp) {
 				v.routes = append(v.routes, hostRoute{host: sni, port: port, cluster: c, protocol: "TLS"})
 			}
 		}
 	}
+}
+
+// boundAddresses are the single IPs a filter chain serves, as IP:port: the listener's own
+// address when it is not a wildcard ("198.51.100.7_8443"), or /32 and /128 destination prefixes
+// of the chain's match.
+func boundAddresses(l *listenerv3.Listener, fc *listenerv3.FilterChain) []string {
+	sa := l.GetAddress().GetSocketAddress()
+	port := sa.GetPortValue()
+	if port == 0 {
+		return nil
+	}
+	var out []string
+	if ip := net.ParseIP(sa.GetAddress()); ip != nil && !ip.IsUnspecified() {
+		out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(int(port))))
+	}
+	for _, pr := range fc.GetFilterChainMatch().GetPrefixRanges() {
+		ip := net.ParseIP(pr.GetAddressPrefix())
+		full := uint32(32)
+		if ip != nil && ip.To4() == nil {
+			full = 128
+		}
+		if ip != nil && pr.GetPrefixLen().GetValue() == full {
+			out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(int(port))))
+		}
+	}
+	return out
 }
 
 func isCatchAll(fc *listenerv3.FilterChain, l *listenerv3.Listener) bool {

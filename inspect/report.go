@@ -165,8 +165,11 @@ type Cluster struct {
 	// EndpointPorts are the ports of the cluster's inline endpoints (a ServiceEntry targetPort shows here).
 	EndpointPorts []uint32 `json:"endpointPorts,omitempty"`
 	// DestinationRule is namespace/name of the DestinationRule that applies, from the cluster metadata.
-	DestinationRule string   `json:"destinationRule,omitempty"`
-	Pods            []string `json:"pods"`
+	DestinationRule string `json:"destinationRule,omitempty"`
+	// Addresses are the IP:ports the proxy's listeners send to this cluster: the ServiceEntry's
+	// addresses. They are how a host registered by IP is found again.
+	Addresses []string `json:"addresses,omitempty"`
+	Pods      []string `json:"pods"`
 }
 
 // Endpoint is one host of one cluster.

@@ -20,8 +20,8 @@ import (
 // ProxyContainer is the name Istio gives the sidecar container.
 const ProxyContainer = "istio-proxy"
 
-// TargetQuery is what the user asked to inspect, in kubectl's terms.
-type TargetQuery struct {
+// Scope is which pods to read, in kubectl's terms: POD, TYPE/NAME, -l, -n or -A.
+type Scope struct {
 	Args          []string // POD, TYPE/NAME, or TYPE NAME...
 	Namespace     string
 	AllNamespaces bool
@@ -42,7 +42,7 @@ type Targets struct {
 
 // ResolveTargets turns the query into pods with a running sidecar. Workloads (deploy, sts, ds,
 // rs, job) expand to their pods through their selector; with no args it lists pods.
-func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGetter, client kubernetes.Interface, q TargetQuery) (Targets, error) {
+func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGetter, client kubernetes.Interface, q Scope) (Targets, error) {
 	args := q.Args
 	switch {
 	case len(args) == 0:
@@ -98,7 +98,7 @@ func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGett
 	return t, nil
 }
 
-func scopeText(q TargetQuery) string {
+func scopeText(q Scope) string {
 	switch {
 	case q.AllNamespaces:
 		return " in any namespace"

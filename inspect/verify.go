@@ -1,16 +1,10 @@
 package inspect
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
-
-	"sigs.k8s.io/yaml"
-
-	"github.com/kubectl-egress/kubectl-egress/internal/table"
 )
 
 // Verification is the contract of `kubectl egress verify -o json`: whether a fix for one host
@@ -134,12 +128,12 @@ func inferFix(host string, proxies []ProxyState) Fix {
 	fix := FixRegister
 	for _, p := range proxies {
 		for _, d := range p.Report.Destinations {
-			if MatchHost(host, d.Host) && d.Disposition == DispositionEgressGateway {
+			if DestinationOf(host, d) && d.Disposition == DispositionEgressGateway {
 				return FixEgressGateway
 			}
 		}
 		for _, c := range p.Report.Clusters {
-			if c.Direction == "outbound" && MatchHost(host, c.Host) && (c.TLS == "SIMPLE" || c.TLS == "MUTUAL") {
+			if c.Direction == "outbound" && ClusterServes(host, c) && (c.TLS == "SIMPLE" || c.TLS == "MUTUAL") {
 				fix = FixTLSOrigination
 			}
 		}
@@ -162,7 +156,7 @@ func MatchHost(host, name string) bool {
 // some signal other than the proxy's configuration saw.
 func CallsHost(r PodReport, host string) bool {
 	for _, d := range r.Destinations {
-		if !MatchHost(host, d.Host) {
+		if !DestinationOf(host, d) {
 			continue
 		}
 		for _, s := range d.Signals {
@@ -188,13 +182,19 @@ type hostEvidence struct {
 
 func collectEvidence(host string, p ProxyState) hostEvidence {
 	var e hostEvidence
+	// The names host goes by on this proxy: itself, and the service host of a cluster bound to
+	// it by address (a ServiceEntry for an IP), which is what metrics name.
+	names := []string{host}
 	for _, c := range p.Report.Clusters {
-		if c.Direction == "outbound" && MatchHost(host, c.Host) {
+		if c.Direction == "outbound" && ClusterServes(host, c) {
 			e.own = append(e.own, c)
+			if !slices.Contains(names, c.Host) {
+				names = append(names, c.Host)
+			}
 		}
 	}
 	for _, d := range p.Report.Destinations {
-		if !MatchHost(host, d.Host) {
+		if !DestinationOf(host, d) {
 			continue
 		}
 		switch d.Disposition {
@@ -221,7 +221,7 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 			continue
 		}
 		svc, _ := splitHostPort(s.Labels["destination_service"])
-		if !MatchHost(host, name) && !MatchHost(host, svc) {
+		if !slices.ContainsFunc(names, func(n string) bool { return MatchHost(n, name) || MatchHost(n, svc) }) {
 			continue
 		}
 		switch s.Name {
@@ -232,6 +232,26 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 		}
 	}
 	return e
+}
+
+// ClusterServes reports whether a cluster is host's: its service host matches, or host is an IP
+// the proxy's listeners send to it (a ServiceEntry's address).
+func ClusterServes(host string, c Cluster) bool {
+	return MatchHost(host, c.Host) || hasAddress(c.Addresses, host)
+}
+
+// DestinationOf reports whether a destination is host's: by name, or by one of its addresses.
+func DestinationOf(host string, d Destination) bool {
+	return MatchHost(host, d.Host) || hasAddress(d.Addresses, host)
+}
+
+func hasAddress(addrs []string, ip string) bool {
+	for _, a := range addrs {
+		if h, _ := splitHostPort(a); h == ip {
+			return true
+		}
+	}
+	return false
 }
 
 func hasTraffic(d Destination) bool {
@@ -287,7 +307,8 @@ func verifyProxy(host string, fix Fix, fixedAt time.Time, p ProxyState) PodVerif
 func checkCluster(host string, fix Fix, fixedAt, now time.Time, e hostEvidence) Check {
 	if fix == FixEgressGateway {
 		if len(e.gateway) > 0 {
-			return Check{Name: CheckCluster, Status: CheckPass, Detail: "routed to " + e.gateway[0].Gateway}
+			c := Check{Name: CheckCluster, Status: CheckPass, Detail: "routed to " + e.gateway[0].Gateway}
+			return coverObservedPorts(c, host, fix, e)
 		}
 		c := Check{Name: CheckCluster, Status: CheckFail, Detail: "no egress gateway route"}
 		c.Reason = notPushed(host, fixedAt, now, "the VirtualService that routes "+host+" to the egress gateway",
@@ -299,7 +320,8 @@ func checkCluster(host string, fix Fix, fixedAt, now time.Time, e hostEvidence) 
 		for i, c := range e.own {
 			names[i] = c.Name
 		}
-		return Check{Name: CheckCluster, Status: CheckPass, Detail: strings.Join(names, ", ")}
+		c := Check{Name: CheckCluster, Status: CheckPass, Detail: strings.Join(names, ", ")}
+		return coverObservedPorts(c, host, fix, e)
 	}
 	c := Check{Name: CheckCluster, Status: CheckFail, Detail: "none"}
 	fixCmd := "kubectl egress register " + host
@@ -307,6 +329,49 @@ func checkCluster(host string, fix Fix, fixedAt, now time.Time, e hostEvidence) 
 		fixCmd = "kubectl egress enable-tls-origination " + host
 	}
 	c.Reason = notPushed(host, fixedAt, now, "the ServiceEntry for "+host, "run "+fixCmd)
+	return c
+}
+
+// coverObservedPorts fails a passing cluster check when a port the app was seen calling host on
+// (through PassthroughCluster or into BlackHoleCluster, at any time) has no route of the fix: its
+// calls still leave that way, whatever the other ports do. Fresh traffic is not needed to see it:
+// the proxy's own configuration says where that port goes.
+func coverObservedPorts(c Check, host string, fix Fix, e hostEvidence) Check {
+	var uncovered []string
+	for _, d := range e.unreg {
+		if d.Port == 0 {
+			continue
+		}
+		covered := false
+		if fix == FixEgressGateway {
+			for _, g := range e.gateway {
+				covered = covered || g.Port == d.Port
+			}
+		} else {
+			for _, cl := range e.own {
+				covered = covered || cl.Port == d.Port
+			}
+		}
+		if p := fmt.Sprint(d.Port); !covered && !slices.Contains(uncovered, p) {
+			uncovered = append(uncovered, p)
+		}
+	}
+	if len(uncovered) == 0 {
+		return c
+	}
+	slices.Sort(uncovered)
+	c.Status = CheckFail
+	ports := strings.Join(uncovered, ", ")
+	c.Detail += "; port " + ports + " not covered"
+	if fix == FixEgressGateway {
+		c.Reason = fmt.Sprintf("the app calls %s on port %s, which no egress gateway route covers: those calls do not go through the gateway; route that port too (kubectl egress route-via-gateway %s)", host, ports, host)
+	} else {
+		where := clusterPassthrough
+		if e.unreg[0].Disposition == DispositionBlocked {
+			where = clusterBlackHole
+		}
+		c.Reason = fmt.Sprintf("the app calls %s on port %s, which the ServiceEntry does not declare: those calls still go to %s; add the port", host, ports, where)
+	}
 	return c
 }
 
@@ -518,74 +583,4 @@ func checkApp(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
 	c.Status, c.Detail = CheckFail, "calls https://"+host
 	c.Reason = fmt.Sprintf("the app still calls https://%s: switch it to http://%s, the sidecar now originates TLS", host, host)
 	return c
-}
-
-// PrintVerification writes the verdict as a table, one row per pod with each check's status,
-// followed by what is missing for the pods that did not pass; or the whole document as JSON or YAML.
-func PrintVerification(w io.Writer, v Verification, format string) error {
-	switch format {
-	case FormatJSON:
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return fmt.Errorf("failed to encode the verification as JSON: %w", err)
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
-	case FormatYAML:
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("failed to encode the verification as YAML: %w", err)
-		}
-		_, err = w.Write(b)
-		return err
-	case FormatTable:
-	default:
-		return fmt.Errorf("unknown output format %q: use json or yaml", format)
-	}
-	header := []string{"POD", "CLUSTER", "TLS", "METRICS", "PASSTHROUGH", "APP", "RESULT"}
-	rows := make([][]string, 0, len(v.Pods))
-	for _, p := range v.Pods {
-		status := map[CheckName]CheckStatus{}
-		for _, c := range p.Checks {
-			status[c.Name] = c.Status
-		}
-		cell := func(n CheckName) string {
-			if s, ok := status[n]; ok && s != CheckSkipped {
-				return string(s)
-			}
-			return "-"
-		}
-		cluster := cell(CheckCluster)
-		if len(p.Clusters) > 0 {
-			cluster = strings.Join(p.Clusters, ",")
-		}
-		// pending: nothing is wrong, the evidence (traffic since the fix) is not there yet.
-		result := "pass"
-		for _, c := range p.Checks {
-			switch {
-			case c.Status == CheckFail:
-				result = "FAIL"
-			case c.Status == CheckPending && result == "pass":
-				result = "pending"
-			}
-		}
-		rows = append(rows, []string{p.Pod, cluster, cell(CheckTLS), cell(CheckMetrics), cell(CheckPassthrough), cell(CheckApp), result})
-	}
-	if err := table.Write(w, header, rows); err != nil {
-		return err
-	}
-	for _, p := range v.Pods {
-		if len(p.Missing) == 0 {
-			continue
-		}
-		if _, err := fmt.Fprintf(w, "\n%s is missing:\n", p.Pod); err != nil {
-			return err
-		}
-		for _, m := range p.Missing {
-			if _, err := fmt.Fprintf(w, "  - %s\n", m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

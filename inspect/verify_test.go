@@ -186,9 +186,38 @@ func TestVerify(t *testing.T) {
 				vdest("httpbin.org", 443, DispositionRegistered, "TLS", at(tAfter), SignalConfig, SignalAccessLog),
 				vdest("httpbin.org", 8443, DispositionPassthrough, "TLS", at(tLater), SignalAccessLog),
 			}, []MetricSample{tcp("httpbin.org", 1)}),
-			want: verdict{Status: statuses(pass, skipped, pass, fail, skipped), Missing: []string{
+			want: verdict{Status: statuses(fail, skipped, pass, fail, skipped), Missing: []string{
+				"cluster: the app calls httpbin.org on port 8443, which the ServiceEntry does not declare: those calls still go to PassthroughCluster; add the port",
 				"passthrough: the app calls httpbin.org on port 8443, which the ServiceEntry does not declare: add the port",
 			}},
+			wantFix: FixRegister,
+		},
+		{
+			// A port seen only before the fix still fails: the configuration, not fresh traffic, says
+			// that its calls have nowhere to go but PassthroughCluster.
+			name: "a port seen before the fix that the egress gateway routes do not cover",
+			req:  VerifyRequest{Host: "edition.cnn.com", Fix: FixEgressGateway, FixedAt: tFix},
+			proxy: vproxy([]Cluster{{Name: "outbound|443||edition.cnn.com", Direction: "outbound", Port: 443, Host: "edition.cnn.com", External: true}}, []Destination{
+				{Host: "edition.cnn.com", Port: 443, Disposition: DispositionEgressGateway, Protocol: "TLS", Gateway: "istio-egressgateway.istio-system.svc.cluster.local", Signals: []Signal{SignalConfig}},
+				vdest("edition.cnn.com", 80, DispositionPassthrough, "HTTP", at(tBefore), SignalAccessLog),
+			}, []MetricSample{}),
+			want: verdict{Status: statuses(fail, skipped, skipped, pass, skipped), Missing: []string{
+				"cluster: the app calls edition.cnn.com on port 80, which no egress gateway route covers: those calls do not go through the gateway; route that port too (kubectl egress route-via-gateway edition.cnn.com)",
+			}},
+			wantFix: FixEgressGateway,
+		},
+		{
+			// register 198.51.100.7 writes the host 198-51-100-7.ip.external with the IP as its
+			// address: the proxy knows the IP only through the listener bound to that cluster.
+			name: "an IP registered by address",
+			req:  VerifyRequest{Host: "198.51.100.7", Fix: FixRegister, FixedAt: tFix},
+			proxy: vproxy([]Cluster{{Name: "outbound|8443||198-51-100-7.ip.external", Direction: "outbound", Port: 8443,
+				Host: "198-51-100-7.ip.external", External: true, Addresses: []string{"198.51.100.7:8443"}}}, []Destination{
+				vdest("198.51.100.7", 8443, DispositionPassthrough, "TCP", at(tBefore), SignalAccessLog),
+				{Host: "198.51.100.7", Port: 8443, Disposition: DispositionRegistered, Protocol: "TCP", Addresses: []string{"198.51.100.7:8443"},
+					Signals: []Signal{SignalConfig, SignalAccessLog}, LastSeen: at(tLater)},
+			}, []MetricSample{tcp("198-51-100-7.ip.external", 2)}),
+			want:    verdict{Passed: true, Status: statuses(pass, skipped, pass, pass, skipped)},
 			wantFix: FixRegister,
 		},
 		{

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kubectl-egress/kubectl-egress/fixflow"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-
-	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
 // GatewayOptions is `kubectl egress route-via-gateway HOST`.
@@ -31,7 +30,7 @@ type GatewayOptions struct {
 
 // NewGatewayOptions returns the defaults.
 func NewGatewayOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *GatewayOptions {
-	return &GatewayOptions{configFlags: configFlags, fixFlags: newFixFlags(), Gateway: DefaultEgressGateway, IOStreams: streams}
+	return &GatewayOptions{configFlags: configFlags, fixFlags: newFixFlags(), Gateway: fixflow.DefaultEgressGateway, IOStreams: streams}
 }
 
 // NewCmdGateway returns `kubectl egress route-via-gateway`.
@@ -85,7 +84,7 @@ func (o *GatewayOptions) Validate() error {
 	}
 	ns, name, ok := strings.Cut(o.Gateway, "/")
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return fmt.Errorf("invalid --gateway %q: want NAMESPACE/NAME of the gateway's Service, e.g. %s", o.Gateway, DefaultEgressGateway)
+		return fmt.Errorf("invalid --gateway %q: want NAMESPACE/NAME of the gateway's Service, e.g. %s", o.Gateway, fixflow.DefaultEgressGateway)
 	}
 	if (o.CACert != "" || o.CredentialName != "") && !o.TLSOrigination {
 		return fmt.Errorf("--ca-cert and --credential-name go with --tls-origination: in TLS passthrough the app verifies the server")
@@ -99,21 +98,13 @@ func (o *GatewayOptions) Validate() error {
 	return o.validate()
 }
 
-// Run reads the gateway, plans the routing and goes through the fix flow.
+// Run goes through the fix flow for the egress gateway routing.
 func (o *GatewayOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r, err := newFixRunner(o.configFlags, o.IOStreams, o.fixFlags)
-	if err != nil {
-		return err
-	}
-	plan, err := r.planFor(ctx, fixRequest{
+	return fixflow.New(o.configFlags, o.config(o.IOStreams)).Fix(ctx, []fixflow.Request{{
 		Host: o.Host, Fix: inspect.FixEgressGateway, Gateway: o.Gateway, GatewayTLSOrigination: o.TLSOrigination,
 		CACertificates: o.CACert, CredentialName: o.CredentialName,
-	})
-	if err != nil {
-		return err
-	}
-	return r.run(ctx, []*remedy.Plan{plan})
+	}})
 }

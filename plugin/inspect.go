@@ -3,7 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"net/http"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 )
@@ -144,29 +143,18 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	reports, skipped, err := o.collect(ctx)
+	reading, err := o.read(ctx)
 	if err != nil {
 		return err
 	}
-	report := inspect.Aggregate(reports)
-	if err := o.print(report); err != nil {
+	if err := o.print(reading.Report); err != nil {
 		return err
 	}
-	for _, s := range skipped {
-		fmt.Fprintf(o.ErrOut, "skipped pod %s: %s\n", s.Pod.Key(), s.Reason)
-	}
-	o.warnAccessLogOff(report)
-	failed := 0
-	for _, p := range report.Pods {
-		for _, e := range p.Errors {
-			fmt.Fprintf(o.ErrOut, "warning: %s\n", e)
-		}
-		if len(p.Errors) > 0 {
-			failed++
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d pods", ErrPartial, failed, len(report.Pods))
+	printSkipped(o.ErrOut, reading.Skipped)
+	o.warnAccessLogOff(reading.Report)
+	printPodErrors(o.ErrOut, reading.Report)
+	if failed := reading.Failed(); failed > 0 {
+		return fmt.Errorf("%w: %d of %d pods", ErrPartial, failed, len(reading.Report.Pods))
 	}
 	return nil
 }
@@ -188,58 +176,31 @@ func (o *InspectOptions) warnAccessLogOff(r inspect.Report) {
 	}
 }
 
-func (o *InspectOptions) collect(ctx context.Context) ([]inspect.PodReport, []inspect.Skipped, error) {
-	now := o.now()
+func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {
 	switch {
 	case len(o.Files) > 0:
-		src, closeFn, err := inspect.OpenFiles(o.Files, o.caps())
-		if err != nil {
-			return nil, nil, err
-		}
-		defer closeFn()
-		rep, err := inspect.Inspect(src, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		return []inspect.PodReport{rep}, nil, nil
+		return inspect.ReadFiles(o.Files, o.Read.Caps, o.now())
 	case o.AdminURL != "":
-		src := inspect.Sources{Pod: inspect.Pod{Name: o.AdminURL}}
-		inspect.ReadAdmin(ctx, &inspect.HTTPAdmin{Base: o.AdminURL, Caps: o.caps(), Client: http.DefaultClient}, &src)
-		if len(src.Errors) > 0 && src.ConfigDump == nil && src.Listeners == nil && src.Clusters == nil && src.Stats == nil {
-			return nil, nil, fmt.Errorf("cannot read the Envoy admin API at %s: %v", o.AdminURL, src.Errors[0])
-		}
-		rep, err := inspect.Inspect(src, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		return []inspect.PodReport{rep}, nil, nil
+		return inspect.ReadAdminURL(ctx, o.AdminURL, o.Read.Caps, o.now())
 	}
-	config, err := o.configFlags.ToRESTConfig()
+	r, err := inspect.NewReader(o.configFlags, o.Read)
 	if err != nil {
-		return nil, nil, err
+		return inspect.Reading{}, err
 	}
-	o.tuneClient(config)
-	client, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		return nil, nil, err
-	}
-	targets, err := inspect.ResolveTargets(ctx, o.configFlags, client, inspect.TargetQuery{
-		Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	reports := inspect.InspectPods(ctx, o.fetcher(config, client), targets.Pods, o.Concurrency, now, o.progress(len(targets.Pods)))
-	return reports, targets.Skipped, nil
+	r.Now, r.Progress = o.now, o.progress()
+	return r.Read(ctx, inspect.Scope{Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector})
 }
 
 // progress draws "inspecting N/M pods" on stderr when it is a terminal, and nothing otherwise.
-func (o *InspectOptions) progress(total int) inspect.Progress {
+func (o *InspectOptions) progress() inspect.Progress {
 	f, ok := o.ErrOut.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) || total < 2 {
+	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	return func(done, total int) {
+		if total < 2 {
+			return
+		}
 		fmt.Fprintf(f, "\rinspecting sidecars: %d/%d pods", done, total)
 		if done == total {
 			fmt.Fprint(f, "\r"+strings.Repeat(" ", 40)+"\r")
@@ -259,4 +220,20 @@ func (o *InspectOptions) print(r inspect.Report) error {
 		return inspect.PrintPods(o.Out, r)
 	}
 	return inspect.PrintReport(o.Out, r, o.Output)
+}
+
+// printSkipped says which matched pods were not read, and why.
+func printSkipped(w io.Writer, skipped []inspect.Skipped) {
+	for _, s := range skipped {
+		fmt.Fprintf(w, "skipped pod %s: %s\n", s.Pod.Key(), s.Reason)
+	}
+}
+
+// printPodErrors prints each pod's read errors as warnings.
+func printPodErrors(w io.Writer, r inspect.Report) {
+	for _, p := range r.Pods {
+		for _, e := range p.Errors {
+			fmt.Fprintf(w, "Warning: %s\n", e)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-egress/kubectl-egress/fixflow"
 	"github.com/kubectl-egress/kubectl-egress/internal/table"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
@@ -87,7 +88,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ap, err := newApplier(o.configFlags)
+	ap, err := fixflow.Connect(o.configFlags)
 	if err != nil {
 		return err
 	}

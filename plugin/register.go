@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/kubectl-egress/kubectl-egress/fixflow"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 
 	"github.com/spf13/cobra"
@@ -107,44 +108,22 @@ func (o *RegisterOptions) Validate() error {
 	return o.validate()
 }
 
-// Run plans the ServiceEntry and goes through the fix flow.
+// Run goes through the fix flow for one ServiceEntry. With --port but no --protocol, the
+// protocol is what the namespace's proxies were seen using on that port.
 func (o *RegisterOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r, err := newFixRunner(o.configFlags, o.IOStreams, o.fixFlags)
-	if err != nil {
-		return err
-	}
-	req := fixRequest{Host: o.Host, Fix: inspect.FixRegister, Addresses: o.Addresses}
+	flow := fixflow.New(o.configFlags, o.config(o.IOStreams))
+	req := fixflow.Request{Host: o.Host, Fix: inspect.FixRegister, Addresses: o.Addresses}
 	if o.Port != 0 {
 		proto := strings.ToUpper(o.Protocol)
 		if proto == "" {
-			proto = guessProtocol(ctx, r, o.Host, uint32(o.Port))
+			proto = flow.Observe(ctx).Protocol(req.NormalizedHost(), uint32(o.Port))
 		}
 		req.Ports = []remedy.Port{{Number: uint32(o.Port), Protocol: proto}}
 	}
-	plan, err := r.planFor(ctx, req)
-	if err != nil {
-		return err
-	}
-	return r.run(ctx, []*remedy.Plan{plan})
-}
-
-// guessProtocol is the protocol seen on port, else the port's usual one.
-func guessProtocol(ctx context.Context, r *fixRunner, host string, port uint32) string {
-	for _, p := range observedPorts(r.observe(ctx), host) {
-		if p.Number == port {
-			return p.Protocol
-		}
-	}
-	switch port {
-	case 80:
-		return "HTTP"
-	case 443:
-		return "TLS"
-	}
-	return "TCP"
+	return flow.Fix(ctx, []fixflow.Request{req})
 }
 
 // validateHost refuses what cannot be an external host: empty, a URL, a host:port.

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/kubectl-egress/kubectl-egress/fixflow"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-
-	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
 // TLSOriginationOptions is `kubectl egress enable-tls-origination HOST`.
@@ -101,7 +100,7 @@ func (o *TLSOriginationOptions) Validate() error {
 	return o.validate()
 }
 
-// Run plans the ServiceEntry and DestinationRule and goes through the fix flow.
+// Run goes through the fix flow for the ServiceEntry and DestinationRule.
 func (o *TLSOriginationOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -111,19 +110,11 @@ func (o *TLSOriginationOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.ErrOut, "Warning: --ca-cert %s is read by the proxies, from their own file system, not from this machine\n", o.CACert)
 		}
 	}
-	r, err := newFixRunner(o.configFlags, o.IOStreams, o.fixFlags)
-	if err != nil {
-		return err
-	}
 	sel, _ := selectorLabels(o.Selector)
-	plan, err := r.planFor(ctx, fixRequest{
+	return fixflow.New(o.configFlags, o.config(o.IOStreams)).Fix(ctx, []fixflow.Request{{
 		Host: o.Host, Fix: inspect.FixTLSOrigination,
 		CACertificates: o.CACert, CredentialName: o.CredentialName, WorkloadSelector: sel,
-	})
-	if err != nil {
-		return err
-	}
-	return r.run(ctx, []*remedy.Plan{plan})
+	}})
 }
 
 // selectorLabels reads an equality selector (app=shop,tier=web) as the labels a workload

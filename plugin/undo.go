@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-egress/kubectl-egress/fixflow"
 	"github.com/kubectl-egress/kubectl-egress/internal/table"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
@@ -98,32 +99,37 @@ func (o *UndoOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r, err := newFixRunner(o.configFlags, o.IOStreams, fixFlags{Namespace: o.Namespace, Yes: o.Yes, DryRun: o.DryRun})
+	ap, err := fixflow.Connect(o.configFlags)
 	if err != nil {
 		return err
 	}
-	uo := remedy.UndoOptions{Namespace: o.Namespace, Host: o.Host, All: o.All, DryRun: r.flags.dryRun()}
+	dry, _ := remedy.ParseDryRun(o.DryRun)
+	uo := remedy.UndoOptions{Namespace: o.Namespace, Host: o.Host, All: o.All, DryRun: dry}
 	if o.AllNamespaces {
 		uo.Namespace = ""
 	}
 	if uo.DryRun == remedy.DryRunNone {
-		objs, err := r.applier.List(ctx, uo.Namespace)
+		objs, err := ap.List(ctx, uo.Namespace)
 		if err != nil {
 			return err
 		}
 		objs = slices.DeleteFunc(objs, func(m remedy.ManagedObject) bool { return !o.All && m.Host != o.Host })
 		if len(objs) == 0 {
 			// Undo says what matched nothing, in its own words.
-			_, err := r.applier.Undo(ctx, uo)
+			_, err := ap.Undo(ctx, uo)
 			return err
 		}
-		if r.terminal() {
-			fmt.Fprintf(o.Out, "# objects managed by kubectl-egress to delete:\n")
-			for _, m := range objs {
-				fmt.Fprintf(o.Out, "%s\t(namespace %s, host %s, fix %s)\n", m.Ref(), m.Namespace, table.Dash(m.Host), table.Dash(string(m.Fix)))
+		if isTerminal(o.In) && isTerminal(o.Out) {
+			fmt.Fprintf(o.Out, "Objects managed by kubectl-egress to delete:\n")
+			rows := make([][]string, len(objs))
+			for i, m := range objs {
+				rows[i] = []string{m.Ref(), m.Namespace, table.Dash(m.Host), table.Dash(string(m.Fix))}
+			}
+			if err := table.Write(o.Out, []string{"OBJECT", "NAMESPACE", "HOST", "FIX"}, rows); err != nil {
+				return err
 			}
 			if !o.Yes {
-				ok, err := r.confirm(fmt.Sprintf("Delete %d objects?", len(objs)))
+				ok, err := (&linePrompt{in: o.In, out: o.Out}).Confirm(fmt.Sprintf("Delete %d objects?", len(objs)))
 				if err != nil {
 					return err
 				}
@@ -135,7 +141,7 @@ func (o *UndoOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("refusing to delete without confirmation: stdin is not a terminal; pass --yes to delete, or --dry-run=server to see what would go")
 		}
 	}
-	results, err := r.applier.Undo(ctx, uo)
+	results, err := ap.Undo(ctx, uo)
 	for _, res := range results {
 		fmt.Fprintln(o.Out, res)
 	}

@@ -4,19 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-egress/kubectl-egress/fixflow"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
-	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
 // ErrVerifyFailed marks a verification that ran and found pods where the fix has not taken effect.
@@ -36,9 +31,7 @@ type VerifyOptions struct {
 	Wait      time.Duration
 	Interval  time.Duration
 
-	// until ends the --wait polling early; nil waits for every pod to pass.
-	until func(inspect.Verification) bool
-	now   func() time.Time
+	now func() time.Time
 	genericiooptions.IOStreams
 }
 
@@ -157,141 +150,19 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// Verify reads the proxies and returns the verdict; with Wait it polls until every pod passes
-// or the time is up, and returns the last verdict.
+// Verify reads the proxies and returns the verdict; with --wait it polls until every pod
+// passes or the time is up, and returns the last verdict.
 func (o *VerifyOptions) Verify(ctx context.Context) (inspect.Verification, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c, err := o.clients()
+	v, err := fixflow.NewVerifier(o.configFlags, o.Read)
 	if err != nil {
 		return inspect.Verification{}, err
 	}
-	deadline := o.now().Add(o.Wait)
-	for {
-		v, err := o.verifyOnce(ctx, c)
-		done := v.Passed
-		if o.until != nil {
-			done = o.until(v)
-		}
-		if err != nil && !errors.Is(err, errNoCallers) || err == nil && done || !o.now().Before(deadline) {
-			return v, err
-		}
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-time.After(o.Interval):
-		}
-	}
-}
-
-var errNoCallers = errors.New("no pod calls the host")
-
-type verifyClients struct {
-	config  *rest.Config
-	client  kubernetes.Interface
-	applier *remedy.Applier
-}
-
-func (o *VerifyOptions) clients() (verifyClients, error) {
-	var c verifyClients
-	config, err := o.configFlags.ToRESTConfig()
-	if err != nil {
-		return c, err
-	}
-	o.tuneClient(config)
-	c.config = config
-	if c.client, err = kubernetes.NewForConfig(config); err != nil {
-		return c, err
-	}
-	dyn, err := dynamic.NewForConfig(config)
-	if err != nil {
-		return c, err
-	}
-	// Without Istio's CRDs (or the right to discover them) no fix can be found: verify what the proxies show.
-	c.applier, _ = remedy.NewApplier(dyn, c.client.Discovery())
-	return c, nil
-}
-
-func (o *VerifyOptions) verifyOnce(ctx context.Context, c verifyClients) (inspect.Verification, error) {
-	targets, err := inspect.ResolveTargets(ctx, o.configFlags, c.client, inspect.TargetQuery{
-		Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector,
+	v.Now = o.now
+	return v.Verify(ctx, fixflow.VerifyConfig{
+		Host: o.Host, Fix: inspect.Fix(o.Fix), Wait: o.Wait, Interval: o.Interval,
+		Scope: inspect.Scope{Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector},
 	})
-	if err != nil {
-		return inspect.Verification{}, err
-	}
-	var proxies []inspect.ProxyState
-	for _, r := range inspect.InspectPods(ctx, o.fetcher(c.config, c.client), targets.Pods, o.Concurrency, o.now(), nil) {
-		// Istio metric samples keep every label, for the checks that need them.
-		proxies = append(proxies, inspect.ProxyState{Report: r, Metrics: r.Metrics})
-	}
-	if len(o.Args) == 0 {
-		// A namespace holds many pods that never call the host; check the ones whose traffic names it.
-		proxies = slices.DeleteFunc(proxies, func(p inspect.ProxyState) bool {
-			return len(p.Report.Errors) == 0 && !inspect.CallsHost(p.Report, o.Host)
-		})
-	}
-	req := inspect.VerifyRequest{Host: o.Host, Fix: inspect.Fix(o.Fix)}
-	if c.applier != nil {
-		fix, at := o.appliedFix(ctx, c.applier, targets.Pods)
-		if req.Fix == "" {
-			req.Fix = fix
-		}
-		req.FixedAt = at
-	}
-	v := inspect.Verify(req, proxies)
-	if len(proxies) == 0 {
-		return v, fmt.Errorf("%w: no pod%s has traffic that names %s (no access-log line, metric or connection): name the pod with POD or TYPE/NAME, or make a call first",
-			errNoCallers, scopeOf(o.Namespace, o.AllNamespaces), o.Host)
-	}
-	return v, nil
-}
-
-func scopeOf(ns string, all bool) string {
-	switch {
-	case all:
-		return " in any namespace"
-	case ns != "":
-		return " in namespace " + ns
-	}
-	return ""
-}
-
-// appliedFix finds the objects kubectl-egress wrote for the host in the pods' namespaces (every
-// namespace with -A): the fix they record and when the newest was created. Objects of another
-// namespace are not looked at: with the default exportTo "." they do not reach these pods, and
-// a fix exported from elsewhere is still recognised from the proxies' own configuration.
-func (o *VerifyOptions) appliedFix(ctx context.Context, ap *remedy.Applier, pods []corev1.Pod) (inspect.Fix, time.Time) {
-	namespaces := []string{}
-	for _, p := range pods {
-		if !slices.Contains(namespaces, p.Namespace) {
-			namespaces = append(namespaces, p.Namespace)
-		}
-	}
-	if o.AllNamespaces {
-		namespaces = []string{""}
-	}
-	for _, ns := range namespaces {
-		objs, err := ap.List(ctx, ns)
-		if err != nil {
-			continue
-		}
-		var fix inspect.Fix
-		var at time.Time
-		for _, m := range objs {
-			if m.Host != o.Host {
-				continue
-			}
-			if fix == "" || m.Kind == "ServiceEntry" {
-				fix = inspect.Fix(m.Fix)
-			}
-			if m.Created.After(at) {
-				at = m.Created.Time
-			}
-		}
-		if fix != "" {
-			return fix, at
-		}
-	}
-	return "", time.Time{}
 }

@@ -32,9 +32,9 @@ type Applier struct {
 	apiVersion string
 }
 
-// NewApplier discovers which networking.istio.io version the cluster serves; it fails with
-// ErrIstioCRDsAbsent when Istio is not installed.
-func NewApplier(client dynamic.Interface, d discovery.DiscoveryInterface) (*Applier, error) {
+// Connect asks the API server which networking.istio.io version it serves and returns the
+// Applier for it; it fails with ErrIstioCRDsAbsent when Istio is not installed.
+func Connect(client dynamic.Interface, d discovery.DiscoveryInterface) (*Applier, error) {
 	v, err := DiscoverNetworking(d)
 	if err != nil {
 		return nil, err
@@ -172,19 +172,29 @@ type applied struct {
 	previous *unstructured.Unstructured
 }
 
-// Apply sends the plan by server-side apply with field manager kubectl-egress, in order. It is
-// all or nothing: when object k fails, objects 1..k-1 are deleted (or restored to what they were)
-// and the error says what was rolled back. Every object is validated again before anything is sent.
+// Apply sends one plan: ApplyAll with that plan alone.
 func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result, error) {
+	return a.ApplyAll(ctx, []*Plan{p}, o)
+}
+
+// ApplyAll sends the objects of every plan by server-side apply with field manager
+// kubectl-egress, in order. It is all or nothing across the plans: when one object fails, every
+// object written before it is deleted (or restored to what it was) and the error says what was
+// rolled back. Every object is validated before anything is sent.
+func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) ([]Result, error) {
 	if o.DryRun == "" {
 		o.DryRun = DryRunNone
 	}
-	if err := a.checkServed(p); err != nil {
-		return nil, err
-	}
-	objs, err := p.Unstructured()
-	if err != nil {
-		return nil, err
+	var objs []*unstructured.Unstructured
+	for _, p := range plans {
+		if err := a.checkServed(p); err != nil {
+			return nil, err
+		}
+		us, err := p.Unstructured()
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, us...)
 	}
 	for _, u := range objs {
 		if _, err := Validate(u); err != nil {
@@ -198,7 +208,7 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result,
 	for _, u := range objs {
 		gvr, err := gvrFor(u.GetAPIVersion(), u.GetKind())
 		if err != nil {
-			return nil, err
+			return nil, a.rollback(ctx, done, err)
 		}
 		res := a.client.Resource(gvr).Namespace(u.GetNamespace())
 		previous, err := res.Get(ctx, u.GetName(), metav1.GetOptions{})
@@ -206,7 +216,7 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result,
 		case apierrors.IsNotFound(err):
 			previous = nil
 		case err != nil:
-			return results, a.rollback(ctx, done, fmt.Errorf("failed to read %s in namespace %s: %w", Ref(u.GetKind(), u.GetName()), u.GetNamespace(), err))
+			return nil, a.rollback(ctx, done, fmt.Errorf("failed to read %s in namespace %s: %w", Ref(u.GetKind(), u.GetName()), u.GetNamespace(), err))
 		}
 		var after *unstructured.Unstructured
 		if o.DryRun == DryRunClient {
@@ -220,9 +230,9 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result,
 			if err != nil {
 				err = fmt.Errorf("failed to apply %s in namespace %s: %w", Ref(u.GetKind(), u.GetName()), u.GetNamespace(), explainApplyError(err))
 				if o.DryRun == DryRunNone {
-					return results, a.rollback(ctx, done, err)
+					return nil, a.rollback(ctx, done, err)
 				}
-				return results, err
+				return nil, err
 			}
 			if o.DryRun == DryRunNone {
 				done = append(done, applied{gvr: gvr, obj: u, previous: previous})

@@ -289,14 +289,14 @@ func TestDiscoverNetworking(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewApplier(newFakeCluster(t, NetworkingV1), fakeDiscovery()); !errors.Is(err, ErrIstioCRDsAbsent) {
-		t.Errorf("NewApplier without Istio: %v", err)
+	if _, err := Connect(newFakeCluster(t, NetworkingV1), fakeDiscovery()); !errors.Is(err, ErrIstioCRDsAbsent) {
+		t.Errorf("Connect without Istio: %v", err)
 	}
 }
 
 func TestApplyAsV1beta1(t *testing.T) {
 	client := newFakeCluster(t, NetworkingV1beta1)
-	a, err := NewApplier(client, fakeDiscovery(NetworkingV1beta1))
+	a, err := Connect(client, fakeDiscovery(NetworkingV1beta1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,22 +11,34 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Diff previews the plan: for each object, a unified diff from the live object to what the
-// server would store (a server-side dry-run apply), both without managedFields, resourceVersion,
-// status and the other fields the server writes for itself. Unchanged objects give no hunk.
-func (a *Applier) Diff(ctx context.Context, p *Plan, force bool) (string, error) {
+// Change is what applying one object of a plan would do: kubectl's action word and the
+// unified diff from the live object to what the server would store ("" when unchanged).
+type Change struct {
+	Kind, Namespace, Name string
+	// Action is ActionCreated, ActionConfigured or ActionUnchanged, as Apply would report it.
+	Action string
+	Diff   string
+}
+
+// Ref is the object as kubectl names it.
+func (c Change) Ref() string { return Ref(c.Kind, c.Name) }
+
+// Preview asks the server what the plan would change: for each object, a server-side dry-run
+// apply compared with the live object, both without managedFields, resourceVersion, status and
+// the other fields the server writes for itself. Nothing is written.
+func (a *Applier) Preview(ctx context.Context, p *Plan, force bool) ([]Change, error) {
 	if err := a.checkServed(p); err != nil {
-		return "", err
+		return nil, err
 	}
 	objs, err := p.Unstructured()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var out strings.Builder
+	changes := make([]Change, 0, len(objs))
 	for _, u := range objs {
 		gvr, err := gvrFor(u.GetAPIVersion(), u.GetKind())
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		res := a.client.Resource(gvr).Namespace(u.GetNamespace())
 		ref := Ref(u.GetKind(), u.GetName())
@@ -34,24 +46,41 @@ func (a *Applier) Diff(ctx context.Context, p *Plan, force bool) (string, error)
 		if apierrors.IsNotFound(err) {
 			live = nil
 		} else if err != nil {
-			return "", fmt.Errorf("failed to read %s in namespace %s: %w", ref, u.GetNamespace(), err)
+			return nil, fmt.Errorf("failed to read %s in namespace %s: %w", ref, u.GetNamespace(), err)
 		}
 		planned, err := res.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{
 			FieldManager: FieldManager, Force: force, DryRun: []string{metav1.DryRunAll},
 		})
 		if err != nil {
-			return "", fmt.Errorf("failed to dry-run %s in namespace %s: %w", ref, u.GetNamespace(), explainApplyError(err))
+			return nil, fmt.Errorf("failed to dry-run %s in namespace %s: %w", ref, u.GetNamespace(), explainApplyError(err))
 		}
 		before, err := diffText(live)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		after, err := diffText(planned)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		name := u.GetNamespace() + "/" + ref
-		out.WriteString(UnifiedDiff("live/"+name, "planned/"+name, before, after))
+		changes = append(changes, Change{
+			Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
+			Action: action(live, planned, false),
+			Diff:   UnifiedDiff("live/"+name, "planned/"+name, before, after),
+		})
+	}
+	return changes, nil
+}
+
+// Diff is the preview's diffs joined, one hunk set per changed object.
+func (a *Applier) Diff(ctx context.Context, p *Plan, force bool) (string, error) {
+	changes, err := a.Preview(ctx, p, force)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for _, c := range changes {
+		out.WriteString(c.Diff)
 	}
 	return out.String(), nil
 }

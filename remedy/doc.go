@@ -8,7 +8,7 @@
 //
 // A command calls, in order:
 //
-//	ap, err := remedy.NewApplier(dyn, disco)        // discovery: Istio CRDs present, which version
+//	ap, err := remedy.Connect(dyn, disco)        // discovery: Istio CRDs present, which version
 //	ex, err := ap.Existing(ctx, namespace)          // objects the guards compare against
 //	plan, err := remedy.PlanTLSOrigination(target, opts, ex) // or PlanRegister, PlanEgressGateway
 //	remedy.WriteYAML(out, plan)                     // -o yaml: stop here, nothing is sent

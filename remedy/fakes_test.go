@@ -119,7 +119,7 @@ func fakeDiscovery(versions ...string) *discoveryfake.FakeDiscovery {
 func newTestApplier(t *testing.T, objs ...runtime.Object) (*Applier, *dynamicfake.FakeDynamicClient) {
 	t.Helper()
 	client := newFakeCluster(t, NetworkingV1, objs...)
-	a, err := NewApplier(client, fakeDiscovery(NetworkingV1, NetworkingV1beta1))
+	a, err := Connect(client, fakeDiscovery(NetworkingV1, NetworkingV1beta1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,10 +121,10 @@ func wildcardResolution(p *Plan, v IstioVersion, ports []Port) networking.Servic
 }
 
 // seHost is the ServiceEntry host for the target host: an IP, which Istio refuses as a host,
-// becomes a name under the reserved-looking suffix ".ip.external".
+// becomes a name under inspect.IPHostSuffix, by which inspect finds it again.
 func seHost(host string) string {
 	if isIP(host) {
-		return hostLabel(host) + ".ip.external"
+		return hostLabel(host) + inspect.IPHostSuffix
 	}
 	return host
 }

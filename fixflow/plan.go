@@ -1,0 +1,126 @@
+package fixflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/remedy"
+)
+
+// DefaultEgressGateway is the egress gateway Service istioctl's default profile installs.
+const DefaultEgressGateway = "istio-system/istio-egressgateway"
+
+// Request is one host and the fix chosen for it, with the options of that fix.
+type Request struct {
+	Host string
+	Fix  inspect.Fix
+	// Ports for register; empty means the ports observed for the host.
+	Ports []remedy.Port
+	// Addresses for register (IST0134).
+	Addresses []string
+	// CACertificates, CredentialName and WorkloadSelector verify the server (TLS origination,
+	// or origination at the gateway).
+	CACertificates   string
+	CredentialName   string
+	WorkloadSelector map[string]string
+	// Gateway is the egress gateway Service as NAMESPACE/NAME; "" is DefaultEgressGateway.
+	Gateway string
+	// GatewayTLSOrigination makes the egress gateway originate TLS.
+	GatewayTLSOrigination bool
+}
+
+// NormalizedHost is the host as the objects name it: lower case, no trailing dot.
+func (r Request) NormalizedHost() string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(r.Host), "."))
+}
+
+// GatewayRef splits the request's gateway into namespace and name.
+func (r Request) GatewayRef() (namespace, name string, err error) {
+	gw := r.Gateway
+	if gw == "" {
+		gw = DefaultEgressGateway
+	}
+	ns, name, ok := strings.Cut(gw, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("invalid gateway %q: want NAMESPACE/NAME of its Service, e.g. %s", gw, DefaultEgressGateway)
+	}
+	return ns, name, nil
+}
+
+// needsObservation tells whether the proxies have anything to tell this request that its own
+// options do not: register with every port given needs nothing; TLS origination and gateway
+// routing always read the app's own ports (double TLS) and callers.
+func (r Request) needsObservation() bool {
+	return r.Fix != inspect.FixRegister || len(r.Ports) == 0
+}
+
+// Inputs are what planning a request reads besides the request: the target every planner
+// shares, what was observed, what exists, and the egress gateway when one is routed through.
+type Inputs struct {
+	Target      remedy.Target
+	Observation Observation
+	Existing    remedy.Existing
+	// Gateway is the egress gateway of the request, read from the cluster; nil when unused.
+	Gateway *remedy.EgressGateway
+}
+
+// PlanRequest plans one request. It is pure: the guards and Istio's validation run inside the
+// planners, so an error is a one-line refusal with its way out.
+func PlanRequest(req Request, in Inputs) (*remedy.Plan, error) {
+	host := req.NormalizedHost()
+	t := in.Target
+	t.Host = host
+	obs := in.Observation
+	switch req.Fix {
+	case inspect.FixRegister:
+		ports := req.Ports
+		if len(ports) == 0 {
+			ports = obs.Ports(host)
+			if len(ports) == 0 {
+				return nil, fmt.Errorf("no traffic to %s was seen from the pods of namespace %s: give its port and protocol, e.g. --port 443 --protocol TLS", host, t.Namespace)
+			}
+		}
+		return remedy.PlanRegister(t, remedy.RegisterOptions{Ports: ports, Addresses: req.Addresses}, in.Existing)
+	case inspect.FixTLSOrigination:
+		p, err := remedy.PlanTLSOrigination(t, remedy.TLSOriginationOptions{
+			CACertificates:   req.CACertificates,
+			CredentialName:   req.CredentialName,
+			WorkloadSelector: req.WorkloadSelector,
+			AppPorts:         obs.Ports(host),
+		}, in.Existing)
+		if err != nil {
+			return nil, err
+		}
+		addCallersNote(p, obs, host)
+		return p, nil
+	case inspect.FixEgressGateway:
+		if in.Gateway == nil {
+			return nil, fmt.Errorf("no egress gateway read for %s", host)
+		}
+		p, err := remedy.PlanEgressGateway(t, remedy.EgressGatewayOptions{
+			Gateway:        *in.Gateway,
+			TLSOrigination: req.GatewayTLSOrigination,
+			CACertificates: req.CACertificates,
+			CredentialName: req.CredentialName,
+			AppPorts:       obs.Ports(host),
+		}, in.Existing)
+		if err != nil {
+			return nil, err
+		}
+		if req.GatewayTLSOrigination {
+			addCallersNote(p, obs, host)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("unknown fix %q for %s: use %s, %s or %s", req.Fix, host,
+		inspect.FixRegister, inspect.FixTLSOrigination, inspect.FixEgressGateway)
+}
+
+// addCallersNote names the pods the app owner must change: they call https://host today.
+func addCallersNote(p *remedy.Plan, obs Observation, host string) {
+	if callers := obs.TLSCallers(host); len(callers) > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("pods that call https://%s today and must switch to http://%s: %s",
+			host, host, strings.Join(callers, ", ")))
+	}
+}

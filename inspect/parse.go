@@ -1,0 +1,188 @@
+package inspect
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Snapshot is one proxy's sources as parsed: what its configuration, server_info, stats,
+// /clusters and access log each say, before anything is classified. Parse builds it from
+// Sources; Classify turns it into a PodReport. It holds no raw bytes and no log lines: the
+// access log is kept as flows, lines that classify alike added up, so a 256 MiB log costs as
+// much memory as the distinct destinations in it.
+type Snapshot struct {
+	Pod Pod
+	// Errors are the fetch errors carried from Sources, then each source that failed to parse.
+	Errors []string
+
+	config     *configView
+	node       nodeVersions
+	serverInfo ServerInfo
+	// stats is nil when no stats were read; statsFailed when they did not parse whole.
+	stats       *Stats
+	statsFailed bool
+	// hosts are the /clusters hosts; hostsRead tells whether /clusters was read at all.
+	hosts     []HostStatus
+	hostsRead bool
+	// flows are the access-log entries grouped by what classification reads of them, in the
+	// order each group first appeared.
+	flows     []*logFlow
+	logCounts AccessLogCounts
+	logRead   bool
+}
+
+// nodeVersions are the versions the bootstrap node of a config dump carries.
+type nodeVersions struct{ istio, envoy string }
+
+// logFlow is the access-log entries that classify alike: same upstream cluster, route, named
+// host (SNI or :authority), original destination, and HTTP or not. It adds up what the report
+// counts of them.
+type logFlow struct {
+	cluster, route, sni, authority, downstreamLocal string
+	http                                            bool
+
+	entries                  int64
+	codes                    map[int]int64
+	flags                    map[string]int64
+	bytesReceived, bytesSent int64
+	lastSeen                 time.Time
+}
+
+type flowKey struct {
+	cluster, route, sni, authority, downstreamLocal string
+	http                                            bool
+}
+
+// Parse reads every source of one proxy. A source that fails to parse is named in the
+// snapshot's Errors and the rest is still read; the error is non-nil only when sources were
+// given and none of them could be read.
+func Parse(src Sources) (Snapshot, error) {
+	pod := src.Pod.Key()
+	s := Snapshot{Pod: src.Pod}
+	for _, err := range src.Errors {
+		s.Errors = append(s.Errors, err.Error())
+	}
+	given, failed := 0, 0
+	fail := func(what string, err error) {
+		failed++
+		s.Errors = append(s.Errors, fmt.Sprintf("failed to parse %s of pod %s: %v", what, pod, err))
+	}
+
+	pc := &ProxyConfig{}
+	for _, part := range []struct {
+		what string
+		b    []byte
+	}{{"config dump", src.ConfigDump}, {"listeners", src.Listeners}, {"routes", src.Routes}} {
+		if len(part.b) == 0 {
+			continue
+		}
+		given++
+		p, err := ParseConfigDump(part.b)
+		if err != nil {
+			fail(part.what, err)
+			continue
+		}
+		pc.Merge(p)
+	}
+	s.config = newConfigView(pc)
+	s.node = nodeVersions{istio: nodeIstioVersion(pc.Node), envoy: nodeEnvoyVersion(pc.Node)}
+
+	if len(src.ServerInfo) > 0 {
+		given++
+		var err error
+		if s.serverInfo, err = ParseServerInfo(src.ServerInfo); err != nil {
+			fail("server_info", err)
+		}
+	}
+
+	if src.AccessLog != nil {
+		given++
+		s.logRead = true
+		flows := map[flowKey]*logFlow{}
+		counts, err := ScanAccessLog(src.AccessLog, func(e *AccessLogEntry) { s.addEntry(flows, e) })
+		s.logCounts = counts
+		if err != nil {
+			fail("access log", err)
+		}
+	}
+
+	if len(src.Stats) > 0 {
+		given++
+		st, err := ParseStats(src.Stats)
+		if err != nil {
+			fail("stats", err)
+			s.statsFailed = true
+		}
+		s.stats = &st
+	}
+
+	if len(src.Clusters) > 0 {
+		given++
+		var err error
+		if s.hosts, err = ParseClusterStatus(src.Clusters); err != nil {
+			fail("/clusters", err)
+		}
+		s.hostsRead = s.hosts != nil
+	}
+
+	if given > 0 && failed == given {
+		return s, fmt.Errorf("no admin output of pod %s could be parsed", pod)
+	}
+	return s, nil
+}
+
+// addEntry adds one access-log entry to its flow. Inbound traffic never reaches the report, so
+// it is not kept.
+func (s *Snapshot) addEntry(flows map[flowKey]*logFlow, e *AccessLogEntry) {
+	if strings.HasPrefix(e.UpstreamCluster, "inbound|") || strings.HasPrefix(e.UpstreamCluster, clusterInboundPassthrough) {
+		return
+	}
+	k := flowKey{cluster: e.UpstreamCluster, route: e.RouteName, sni: e.RequestedServerName,
+		authority: e.Authority, downstreamLocal: e.DownstreamLocalAddress, http: e.Method != ""}
+	f := flows[k]
+	if f == nil {
+		f = &logFlow{cluster: k.cluster, route: k.route, sni: k.sni, authority: k.authority,
+			downstreamLocal: k.downstreamLocal, http: k.http}
+		flows[k] = f
+		s.flows = append(s.flows, f)
+	}
+	f.entries++
+	if f.http && e.ResponseCode != 0 {
+		if f.codes == nil {
+			f.codes = map[int]int64{}
+		}
+		f.codes[e.ResponseCode]++
+	}
+	for flag := range strings.SplitSeq(e.ResponseFlags, ",") {
+		if flag == "" {
+			continue
+		}
+		if f.flags == nil {
+			f.flags = map[string]int64{}
+		}
+		f.flags[flag]++
+	}
+	f.bytesReceived += e.BytesReceived
+	f.bytesSent += e.BytesSent
+	if e.StartTime.After(f.lastSeen) {
+		f.lastSeen = e.StartTime
+	}
+}
+
+// Metrics are the proxy's Istio standard metric samples with every label, nil when stats were
+// not read.
+func (s Snapshot) Metrics() []MetricSample {
+	if s.stats == nil || s.statsFailed {
+		return nil
+	}
+	return slices.Clone(s.stats.Istio)
+}
+
+// Inspect parses one pod's sources and classifies its outbound traffic: Classify(Parse(src)).
+func Inspect(src Sources, now time.Time) (PodReport, error) {
+	s, err := Parse(src)
+	rep := Classify(s, now)
+	return rep, err
+}

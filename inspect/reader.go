@@ -1,0 +1,181 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// ReadConfig bounds how proxies are read. One value serves every command that reads them
+// (inspect, verify, the observation of the fix commands), so none can forget a cap.
+type ReadConfig struct {
+	// AdminPort is Envoy's admin port in the pod (proxyAdminPort).
+	AdminPort int
+	// Concurrency is how many pods are read at once; the client's QPS budget scales with it.
+	Concurrency int
+	// Caps bound each admin response.
+	Caps Caps
+	// Since bounds the access-log window (kubectl logs --since); 0 reads the whole log.
+	Since time.Duration
+	// MaxLogBytes caps the access log read per pod (kubectl logs --limit-bytes); 0 is no cap.
+	MaxLogBytes int64
+}
+
+// DefaultReadConfig is what the commands start from before their flags.
+func DefaultReadConfig() ReadConfig {
+	return ReadConfig{
+		AdminPort:   DefaultAdminPort,
+		Concurrency: 8,
+		Caps:        DefaultCaps,
+		Since:       time.Hour,
+		MaxLogBytes: 256 << 20,
+	}
+}
+
+// Validate checks the bounds; the errors name the flags that set them.
+func (c ReadConfig) Validate() error {
+	switch {
+	case c.Concurrency < 1:
+		return fmt.Errorf("--concurrency must be at least 1, not %d", c.Concurrency)
+	case c.Caps.MaxBytes < 1024:
+		return fmt.Errorf("--max-bytes must be at least 1024, not %d", c.Caps.MaxBytes)
+	case c.AdminPort < 1 || c.AdminPort > 65535:
+		return fmt.Errorf("--admin-port must be a port number, not %d", c.AdminPort)
+	case c.MaxLogBytes < 0:
+		return fmt.Errorf("--max-log-bytes must not be negative, not %d", c.MaxLogBytes)
+	}
+	return nil
+}
+
+// Reading is what one read of proxies gives: each pod's report (with its errors and Istio
+// metric samples), the pods that matched but were skipped, and the pods joined into one report.
+type Reading struct {
+	Pods    []PodReport
+	Skipped []Skipped
+	Report  Report
+}
+
+// Failed counts the pods that could not be read whole.
+func (r Reading) Failed() int {
+	n := 0
+	for _, p := range r.Report.Pods {
+		if len(p.Errors) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Reader is the one configured proxy reader: scope → pods → port-forward → admin reads and
+// access log → parse → classify → report. Making one does no I/O; Read does it all.
+type Reader struct {
+	config ReadConfig
+	getter genericclioptions.RESTClientGetter
+	rest   *rest.Config
+	client kubernetes.Interface
+	// Progress is told each time a pod is done; nil draws nothing.
+	Progress Progress
+	// Now stamps the reports; nil is time.Now.
+	Now func() time.Time
+}
+
+// NewReader builds the clients for getter's cluster. client-go's default 5 QPS would make a
+// 500-pod read take minutes (each pod costs a port-forward and a log request), so the budget
+// scales with the concurrency.
+func NewReader(getter genericclioptions.RESTClientGetter, c ReadConfig) (*Reader, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	config, err := getter.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	config = rest.CopyConfig(config)
+	config.QPS, config.Burst = float32(10*c.Concurrency), 20*c.Concurrency
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{config: c, getter: getter, rest: config, client: client}, nil
+}
+
+// Client is the reader's Kubernetes client, for callers that look at the same pods otherwise.
+func (r *Reader) Client() kubernetes.Interface { return r.client }
+
+// Config is how the reader reads.
+func (r *Reader) Config() ReadConfig { return r.config }
+
+func (r *Reader) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Targets resolves a scope to the pods Read would read, without reading them.
+func (r *Reader) Targets(ctx context.Context, scope Scope) (Targets, error) {
+	return ResolveTargets(ctx, r.getter, r.client, scope)
+}
+
+// Read reads every proxy the scope names. A pod that cannot be read is in the result with its
+// errors; the error is for the scope itself (no such pod, namespace, or no right to list).
+func (r *Reader) Read(ctx context.Context, scope Scope) (Reading, error) {
+	t, err := r.Targets(ctx, scope)
+	if err != nil {
+		return Reading{}, err
+	}
+	return r.ReadTargets(ctx, t), nil
+}
+
+// ReadTargets reads pods already resolved.
+func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
+	pods := InspectPods(ctx, r.fetcher(), t.Pods, r.config.Concurrency, r.now(), r.Progress)
+	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods)}
+}
+
+func (r *Reader) fetcher() *Fetcher {
+	return &Fetcher{
+		Forwarder: &PortForwarder{Config: r.rest, Client: r.client},
+		Client:    r.client, AdminPort: r.config.AdminPort, Caps: r.config.Caps,
+		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes,
+	}
+}
+
+// ReadFiles reads saved admin outputs and access logs of one proxy (--file), recognised by
+// content.
+func ReadFiles(paths []string, caps Caps, now time.Time) (Reading, error) {
+	src, closeFn, err := OpenFiles(paths, caps)
+	if err != nil {
+		return Reading{}, err
+	}
+	defer closeFn()
+	rep, err := Inspect(src, now)
+	if err != nil {
+		return Reading{}, err
+	}
+	return readingOf(rep), nil
+}
+
+// ReadAdminURL reads one Envoy admin API reachable at url (--admin-url).
+func ReadAdminURL(ctx context.Context, url string, caps Caps, now time.Time) (Reading, error) {
+	src := Sources{Pod: Pod{Name: url}}
+	ReadAdmin(ctx, &HTTPAdmin{Base: url, Caps: caps, Client: http.DefaultClient}, &src)
+	if len(src.Errors) > 0 && src.ConfigDump == nil && src.Listeners == nil && src.Clusters == nil && src.Stats == nil {
+		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", url, src.Errors[0])
+	}
+	rep, err := Inspect(src, now)
+	if err != nil {
+		return Reading{}, err
+	}
+	return readingOf(rep), nil
+}
+
+func readingOf(rep PodReport) Reading {
+	pods := []PodReport{rep}
+	return Reading{Pods: pods, Report: Aggregate(pods)}
+}
