@@ -71,15 +71,36 @@ func PlanEgressGateway(t Target, o EgressGatewayOptions, ex Existing) (*Plan, er
 	if err := GuardGatewaySelector(g); err != nil {
 		return nil, err
 	}
-	gwPort := uint32(443)
-	if o.TLSOrigination {
-		gwPort = 80
+	// What the app was seen sending is what goes through the gateway: plain HTTP as HTTP (the
+	// egress-gateway task's HTTP recipe, gateway port 80), TLS by SNI (gateway port 443). With
+	// nothing observed, or with origination at the gateway, the recipe is the task's TLS one.
+	var httpPorts, tlsPorts []Port
+	if !o.TLSOrigination {
+		var err error
+		httpPorts, tlsPorts, err = splitGatewayPorts(t.Host, o.AppPorts)
+		if err != nil {
+			return nil, err
+		}
 	}
-	if len(g.ServicePorts) > 0 && !slices.Contains(g.ServicePorts, gwPort) {
-		return nil, fmt.Errorf("egress gateway service %s/%s has no port %d, which this route needs; add it to the gateway's Service",
-			g.Namespace, g.Name, gwPort)
+	var gwPorts []uint32
+	switch {
+	case o.TLSOrigination:
+		gwPorts = []uint32{80}
+	default:
+		if len(httpPorts) > 0 {
+			gwPorts = append(gwPorts, 80)
+		}
+		if len(tlsPorts) > 0 {
+			gwPorts = append(gwPorts, 443)
+		}
 	}
-	if !t.Route.Empty() && !o.TLSOrigination {
+	for _, gwPort := range gwPorts {
+		if len(g.ServicePorts) > 0 && !slices.Contains(g.ServicePorts, gwPort) {
+			return nil, fmt.Errorf("egress gateway service %s/%s has no port %d, which this route needs; add it to the gateway's Service",
+				g.Namespace, g.Name, gwPort)
+		}
+	}
+	if !t.Route.Empty() && !o.TLSOrigination && len(httpPorts) == 0 {
 		return nil, fmt.Errorf("cannot set a timeout or retries for %s through the gateway in TLS passthrough: the gateway "+
 			"cannot read the app's TLS; add TLS origination at the gateway", t.Host)
 	}
@@ -101,11 +122,6 @@ func PlanEgressGateway(t Target, o EgressGatewayOptions, ex Existing) (*Plan, er
 	gwRef := name
 	seen := withNamespace(t.exportTo(), t.Namespace, g.Namespace)
 
-	gwServer := &networking.Server{
-		Port:  &networking.Port{Number: 443, Name: "tls", Protocol: "TLS"},
-		Hosts: []string{t.Host},
-		Tls:   &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_PASSTHROUGH},
-	}
 	subsetSpec := &networking.Subset{Name: subset}
 	vs := &networking.VirtualService{
 		Hosts:    []string{t.Host},
@@ -114,18 +130,19 @@ func PlanEgressGateway(t Target, o EgressGatewayOptions, ex Existing) (*Plan, er
 	}
 	seSpec := &networking.ServiceEntry{
 		Hosts:      []string{t.Host},
-		Ports:      servicePorts([]Port{{443, "TLS"}}),
+		Ports:      servicePorts(slices.Concat(httpPorts, tlsPorts)),
 		Resolution: networking.ServiceEntry_DNS,
 		ExportTo:   seen,
 	}
+	var gwServers []*networking.Server
 
 	if o.TLSOrigination {
 		seSpec.Ports = servicePorts([]Port{{80, "HTTP"}, {443, "HTTPS"}})
-		gwServer = &networking.Server{
+		gwServers = append(gwServers, &networking.Server{
 			Port:  &networking.Port{Number: 80, Name: "https", Protocol: "HTTPS"},
 			Hosts: []string{t.Host},
 			Tls:   &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_ISTIO_MUTUAL},
-		}
+		})
 		subsetSpec.TrafficPolicy = &networking.TrafficPolicy{
 			PortLevelSettings: []*networking.TrafficPolicy_PortTrafficPolicy{portTLS(80, &networking.ClientTLSSettings{
 				Mode: networking.ClientTLSSettings_ISTIO_MUTUAL,
@@ -139,21 +156,42 @@ func PlanEgressGateway(t Target, o EgressGatewayOptions, ex Existing) (*Plan, er
 				destination(t.Host, 443, ""), 100, t.Route),
 		}
 	} else {
-		vs.Tls = []*networking.TLSRoute{
-			{
-				Match: []*networking.TLSMatchAttributes{{Gateways: []string{"mesh"}, Port: 443, SniHosts: []string{t.Host}}},
-				Route: []*networking.RouteDestination{{Destination: destination(gwHost, 443, subset)}},
-			},
-			{
-				Match: []*networking.TLSMatchAttributes{{Gateways: []string{gwRef}, Port: 443, SniHosts: []string{t.Host}}},
-				Route: []*networking.RouteDestination{{Destination: destination(t.Host, 443, ""), Weight: 100}},
-			},
+		if len(httpPorts) > 0 {
+			gwServers = append(gwServers, &networking.Server{
+				Port:  &networking.Port{Number: 80, Name: "http", Protocol: "HTTP"},
+				Hosts: []string{t.Host},
+			})
+		}
+		if len(tlsPorts) > 0 {
+			gwServers = append(gwServers, &networking.Server{
+				Port:  &networking.Port{Number: 443, Name: "tls", Protocol: "TLS"},
+				Hosts: []string{t.Host},
+				Tls:   &networking.ServerTLSSettings{Mode: networking.ServerTLSSettings_PASSTHROUGH},
+			})
+		}
+		for _, port := range httpPorts {
+			vs.Http = append(vs.Http,
+				httpRoute([]*networking.HTTPMatchRequest{{Gateways: []string{"mesh"}, Port: port.Number}},
+					destination(gwHost, 80, subset), 0, RoutePolicy{}),
+				httpRoute([]*networking.HTTPMatchRequest{{Gateways: []string{gwRef}, Port: 80}},
+					destination(t.Host, port.Number, ""), 100, t.Route))
+		}
+		for _, port := range tlsPorts {
+			vs.Tls = append(vs.Tls,
+				&networking.TLSRoute{
+					Match: []*networking.TLSMatchAttributes{{Gateways: []string{"mesh"}, Port: port.Number, SniHosts: []string{t.Host}}},
+					Route: []*networking.RouteDestination{{Destination: destination(gwHost, 443, subset)}},
+				},
+				&networking.TLSRoute{
+					Match: []*networking.TLSMatchAttributes{{Gateways: []string{gwRef}, Port: 443, SniHosts: []string{t.Host}}},
+					Route: []*networking.RouteDestination{{Destination: destination(t.Host, port.Number, ""), Weight: 100}},
+				})
 		}
 	}
 
 	p.Objects = append(p.Objects,
 		p.serviceEntry(seSpec),
-		p.gateway(&networking.Gateway{Selector: maps.Clone(g.Selector), Servers: []*networking.Server{gwServer}}),
+		p.gateway(&networking.Gateway{Selector: maps.Clone(g.Selector), Servers: gwServers}),
 		p.destinationRule(ObjectName(t.Host, "-gw"), &networking.DestinationRule{
 			Host:     gwHost,
 			ExportTo: t.exportTo(),
@@ -181,13 +219,48 @@ func PlanEgressGateway(t Target, o EgressGatewayOptions, ex Existing) (*Plan, er
 		p.notef("tell the app owner: call http://%s (port 80), not https://: the egress gateway %s/%s now does TLS to %s:443",
 			t.Host, g.Namespace, g.Name, t.Host)
 	} else {
-		p.notef("traffic from %s to %s:443 now leaves through the egress gateway %s/%s; the app keeps calling https://%s",
-			t.Namespace, t.Host, g.Namespace, g.Name, t.Host)
+		for _, port := range httpPorts {
+			p.notef("traffic from %s to http://%s:%d now leaves through the egress gateway %s/%s",
+				t.Namespace, t.Host, port.Number, g.Namespace, g.Name)
+		}
+		for _, port := range tlsPorts {
+			p.notef("traffic from %s to %s:%d now leaves through the egress gateway %s/%s; the app keeps calling https://%s",
+				t.Namespace, t.Host, port.Number, g.Namespace, g.Name, t.Host)
+		}
 	}
 	if err := p.finish(ex, t); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// splitGatewayPorts sorts the app's observed ports into those routed through the gateway as
+// HTTP and those routed by SNI; none observed is the task's TLS on 443. Plain TCP has no host to
+// route by at the gateway: it is refused with the way out.
+func splitGatewayPorts(host string, app []Port) (httpPorts, tlsPorts []Port, err error) {
+	for _, p := range app {
+		switch {
+		case isHTTPProtocol(p.Protocol):
+			httpPorts = append(httpPorts, Port{p.Number, "HTTP"})
+		case isTLSProtocol(p.Protocol):
+			tlsPorts = append(tlsPorts, Port{p.Number, "TLS"})
+		default:
+			return nil, nil, fmt.Errorf("cannot route %s port %d/%s through the egress gateway: plain TCP carries no host name the "+
+				"gateway can route by; register it instead (kubectl egress register %s)", host, p.Number, strings.ToUpper(p.Protocol), host)
+		}
+	}
+	if len(httpPorts) > 1 {
+		return nil, nil, fmt.Errorf("cannot route %s through the egress gateway on several HTTP ports (%s): the gateway serves HTTP on port 80 only",
+			host, portList(httpPorts))
+	}
+	if len(tlsPorts) > 1 {
+		return nil, nil, fmt.Errorf("cannot route %s through the egress gateway on several TLS ports (%s): the gateway passes TLS through on port 443 only",
+			host, portList(tlsPorts))
+	}
+	if len(httpPorts)+len(tlsPorts) == 0 {
+		tlsPorts = []Port{{443, "TLS"}}
+	}
+	return httpPorts, tlsPorts, nil
 }
 
 // GuardGatewaySelector refuses a gateway whose selector matches none of its namespace's pods:

@@ -100,6 +100,14 @@ func TestGuardsRefuse(t *testing.T) {
 			t.Route.Retries = ptr(int32(2))
 			return PlanEgressGateway(t, EgressGatewayOptions{Gateway: gatewayFixture()}, Existing{})
 		}, []string{"TLS passthrough"}},
+		{"plain TCP has no host the gateway can route by", func() (*Plan, error) {
+			return PlanEgressGateway(demo("db.example.com"), EgressGatewayOptions{Gateway: gatewayFixture(), AppPorts: []Port{{5432, "TCP"}}}, Existing{})
+		}, []string{"cannot route db.example.com port 5432/TCP through the egress gateway", "kubectl egress register db.example.com"}},
+		{"HTTP seen but the gateway service has no port 80", func() (*Plan, error) {
+			g := gatewayFixture()
+			g.ServicePorts = []uint32{443}
+			return PlanEgressGateway(demo("edition.cnn.com"), EgressGatewayOptions{Gateway: g, AppPorts: []Port{{80, "HTTP"}}}, Existing{})
+		}, []string{"egress gateway service istio-system/istio-egressgateway has no port 80"}},
 		{"credential without a workload selector is ignored at sidecars", func() (*Plan, error) {
 			return PlanTLSOrigination(demo("httpbin.org"), TLSOriginationOptions{CredentialName: "ca"}, Existing{})
 		}, []string{"credential ca for httpbin.org would be ignored", "workload selector"}},

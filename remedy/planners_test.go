@@ -90,6 +90,16 @@ var plannerCases = []struct {
 			Route: RoutePolicy{Timeout: 3 * time.Second}},
 			EgressGatewayOptions{Gateway: gatewayFixture(), TLSOrigination: true, AppPorts: []Port{{443, "TLS"}}}, Existing{})
 	}},
+	// edition.cnn.com seen as HTTP on port 80: routed as the egress-gateway task routes HTTP.
+	{"egress-gateway-http", func() (*Plan, error) {
+		return PlanEgressGateway(Target{Host: "edition.cnn.com", Namespace: "demo", Istio: istio131},
+			EgressGatewayOptions{Gateway: gatewayFixture(), AppPorts: []Port{{80, "HTTP"}}}, Existing{})
+	}},
+	{"egress-gateway-http-and-tls-route-policy", func() (*Plan, error) {
+		return PlanEgressGateway(Target{Host: "edition.cnn.com", Namespace: "demo", Istio: istio131,
+			Route: RoutePolicy{Timeout: 5 * time.Second}},
+			EgressGatewayOptions{Gateway: gatewayFixture(), AppPorts: []Port{{80, "HTTP"}, {443, "TLS"}}}, Existing{})
+	}},
 	{"egress-gateway-same-namespace", func() (*Plan, error) {
 		g := gatewayFixture()
 		g.Namespace = "demo"
