@@ -413,8 +413,8 @@ func onTerminal(t *testing.T, answer string, args ...string) (string, error) {
 	return strings.ReplaceAll(out, "\r\n", "\n"), err
 }
 
-// On a terminal the plan and its diff are shown and the user is asked; "n" applies nothing,
-// "y" applies; a second run shows no changes.
+// On a terminal the plan's objects with their action, then their diff, are shown and the user
+// is asked; "n" applies nothing, "y" applies; a second run shows no changes.
 func TestFixOnTerminal(t *testing.T) {
 	const ns = "fix-terminal"
 	namespace(t, ns)
@@ -422,9 +422,10 @@ func TestFixOnTerminal(t *testing.T) {
 
 	out, err := onTerminal(t, "n\n", args...)
 	for _, w := range []string{
-		"# register for api.example.net in namespace fix-terminal (1 object):",
-		"kind: ServiceEntry",
-		"# diff against the live objects:",
+		"Plan for namespace fix-terminal (1 object):",
+		"OBJECT                                                      NAMESPACE      HOST              FIX        ACTION",
+		"serviceentry.networking.istio.io/egress-api-example-net    fix-terminal   api.example.net   register   create",
+		"Diff against the live objects (server-side dry run):",
 		"--- live/fix-terminal/serviceentry.networking.istio.io/egress-api-example-net",
 		"+++ planned/fix-terminal/serviceentry.networking.istio.io/egress-api-example-net",
 		"+  - api.example.net",
@@ -447,7 +448,7 @@ func TestFixOnTerminal(t *testing.T) {
 		t.Errorf("answering y: %v\n%s", err, out)
 	}
 	out, _ = onTerminal(t, "y\n", args...)
-	if !strings.Contains(out, "# no changes: the live objects already match") || !strings.Contains(out, "egress-api-example-net unchanged\n") {
+	if !strings.Contains(out, "   unchanged\n\nNo changes: the live objects already match.") || !strings.Contains(out, "egress-api-example-net unchanged\n") {
 		t.Errorf("second run:\n%s", out)
 	}
 	out, err = onTerminal(t, "y\n", "undo", "api.example.net", "-n", ns)

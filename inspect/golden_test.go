@@ -2,16 +2,15 @@ package inspect
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/kubectl-egress/kubectl-egress/internal/golden"
+)
 
 // goldenReport is a two-pod report over real istiod dumps plus synthetic traffic: one pod behind
 // TLS origination with passthrough traffic, one behind an egress gateway under REGISTRY_ONLY.
@@ -63,19 +62,7 @@ func TestGoldenOutputs(t *testing.T) {
 			if err := tt.print(&buf); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", tt.name)
-			if *update {
-				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./inspect -update)", err)
-			}
-			if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-				t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-			}
+			golden.Check(t, filepath.Join("testdata", tt.name), buf.Bytes())
 		})
 	}
 }

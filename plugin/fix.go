@@ -39,7 +39,7 @@ type FixOptions struct {
 // NewFixOptions returns the defaults.
 func NewFixOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *FixOptions {
 	o := &FixOptions{configFlags: configFlags, fixFlags: newFixFlags(), VerifyWait: 30 * time.Second,
-		now: time.Now, IOStreams: streams}
+		now: clock, IOStreams: streams}
 	o.terminal = func() bool { return isTerminal(o.In) && isTerminal(o.ui()) }
 	return o
 }

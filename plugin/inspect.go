@@ -41,7 +41,7 @@ func NewInspectOptions(configFlags *genericclioptions.ConfigFlags, streams gener
 	return &InspectOptions{
 		configFlags: configFlags,
 		proxyFlags:  newProxyFlags(time.Hour),
-		now:         time.Now,
+		now:         clock,
 		IOStreams:   streams,
 	}
 }

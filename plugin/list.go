@@ -31,7 +31,7 @@ type ListOptions struct {
 
 // NewListOptions returns the defaults.
 func NewListOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *ListOptions {
-	return &ListOptions{configFlags: configFlags, now: time.Now, IOStreams: streams}
+	return &ListOptions{configFlags: configFlags, now: clock, IOStreams: streams}
 }
 
 // NewCmdList returns `kubectl egress list`.

@@ -5,11 +5,16 @@ package plugin
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
+
+// clock is what every command reads the time from: when sources were read, ages in tables.
+// The command golden tests stop it.
+var clock = time.Now
 
 // ErrPartial marks a run that printed its result but could not read every target.
 var ErrPartial = errors.New("some targets could not be read")

@@ -41,7 +41,7 @@ func NewVerifyOptions(configFlags *genericclioptions.ConfigFlags, streams generi
 		configFlags: configFlags,
 		proxyFlags:  newProxyFlags(15 * time.Minute),
 		Interval:    2 * time.Second,
-		now:         time.Now,
+		now:         clock,
 		IOStreams:   streams,
 	}
 }

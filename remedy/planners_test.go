@@ -2,18 +2,16 @@ package remedy
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/kubectl-egress/kubectl-egress/internal/golden"
+)
 
 func ptr[T any](v T) *T { return &v }
 
@@ -132,19 +130,7 @@ func TestPlannersGolden(t *testing.T) {
 				t.Fatalf("plan: %v", err)
 			}
 			got := render(t, p)
-			path := filepath.Join("testdata", tc.name+".yaml")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./remedy/ -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("%s differs from the golden file (-want +got):\n%s", path, diff)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.name+".yaml"), got)
 			// Same input, same bytes: names and order are deterministic.
 			again, _ := tc.plan()
 			if diff := cmp.Diff(string(got), string(render(t, again))); diff != "" {

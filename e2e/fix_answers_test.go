@@ -1,0 +1,102 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+)
+
+// A host seen only by IP: register writes 198-51-100-7.ip.external with the IP as its address,
+// istiod binds a listener on that address to the new cluster, and both inspect and verify find
+// the fix under the IP the user typed (they used to look for the IP and never see the cluster).
+func TestRegisterIPOnlyHostVerifies(t *testing.T) {
+	const ns, ip = "fix-ip", "198.51.100.7"
+	_, sc := startApp(t, ns, "app", "", []sidecar.Call{{Host: "api.partner.example", IP: ip, Port: 8443, Scheme: "https", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, ip, 8443, inspect.DispositionPassthrough)
+
+	out, _ := mustEgress(t, "register", ip, "-n", ns, "--yes")
+	wantLines(t, "register "+ip, out, "serviceentry.networking.istio.io/egress-198-51-100-7 created")
+	dispositionAfterReplay(t, ns, sc, ip, 8443, inspect.DispositionRegistered)
+
+	// One host, two dispositions: the calls before the fix and the cluster they use now.
+	r := inspectJSON(t, "-n", ns)
+	var rows []string
+	for _, d := range r.Destinations {
+		if d.Port == 8443 {
+			rows = append(rows, fmt.Sprintf("%s %s %s", d.Host, d.Disposition, d.Cluster))
+		}
+	}
+	want := []string{
+		ip + " passthrough PassthroughCluster",
+		ip + " registered outbound|8443||198-51-100-7.ip.external",
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("inspect rows for port 8443:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+
+	v, stderr, code := verifyJSON(t, ip, "-n", ns, "--wait", "30s", "--interval", "1s")
+	if code != 0 || !v.Passed {
+		t.Fatalf("verify %s: exit %d, passed %v, missing: %s\n%s", ip, code, v.Passed, missingText(v), stderr)
+	}
+	if got := checkStatus(v, inspect.CheckCluster); got != inspect.CheckPass {
+		t.Errorf("cluster check %s", got)
+	}
+	if c := v.Pods[0].Clusters; len(c) != 1 || c[0] != "outbound|8443||198-51-100-7.ip.external" {
+		t.Errorf("verify names the clusters %v", c)
+	}
+}
+
+// A host the app calls as plain HTTP on port 80. The istio.io task's TLS-only gateway recipe
+// leaves port 80 in PassthroughCluster, and verify must say so from the proxy's configuration
+// alone (it passed). route-via-gateway routes what was observed: HTTP on 80 through the gateway.
+func TestRouteViaGatewayObservedHTTP(t *testing.T) {
+	const ns, host = "fix-gateway-http", "edition.cnn.com"
+	_, sc := startApp(t, ns, "app", "", []sidecar.Call{{Host: host, IP: "203.0.113.70", Port: 80, Scheme: "http", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, host, 80, inspect.DispositionPassthrough)
+
+	t.Run("a TLS-only gateway route leaves port 80 uncovered", func(t *testing.T) {
+		manifest, err := os.ReadFile(filepath.Join("..", "fixtures", "samples", "istiod", "manifests", "egress-gateway.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The recipe's Gateway selects istio=egressgateway, as the local mesh's gateway pod is labelled.
+		objs := strings.ReplaceAll(string(manifest), "namespace: demo", "namespace: "+ns)
+		kubectl(t, objs, "apply", "-f", "-")
+		defer kubectl(t, objs, "delete", "-f", "-")
+		var v inspect.Verification
+		eventually(t, 30*time.Second, "the hand-written gateway route on the proxy", func() error {
+			var code int
+			v, _, code = verifyJSON(t, host, "-n", ns, "--fix", "egress-gateway")
+			if code == 0 || !strings.Contains(missingText(v), "port 80, which no egress gateway route covers") {
+				return fmt.Errorf("exit %d, missing: %s", code, missingText(v))
+			}
+			return nil
+		})
+		if got := checkStatus(v, inspect.CheckCluster); got != inspect.CheckFail {
+			t.Errorf("cluster check %s, want fail", got)
+		}
+	})
+
+	out, _ := mustEgress(t, "route-via-gateway", host, "-n", ns, "--yes")
+	wantLines(t, "route-via-gateway", out,
+		"gateway.networking.istio.io/egress-edition-cnn-com created",
+		"traffic from fix-gateway-http to http://edition.cnn.com:80 now leaves through the egress gateway istio-system/istio-egressgateway")
+	gw := kubectl(t, "", "get", "gateway.networking.istio.io/egress-edition-cnn-com", "-n", ns, "-o", "jsonpath={.spec.servers[*].port.protocol}/{.spec.servers[*].port.number}")
+	if gw != "HTTP/80" {
+		t.Errorf("gateway servers %q, want HTTP/80", gw)
+	}
+	dispositionAfterReplay(t, ns, sc, host, 80, inspect.DispositionEgressGateway)
+
+	v, stderr, code := verifyJSON(t, host, "-n", ns, "--wait", "30s", "--interval", "1s")
+	if code != 0 || !v.Passed {
+		t.Fatalf("verify %s: exit %d, missing: %s\n%s", host, code, missingText(v), stderr)
+	}
+}

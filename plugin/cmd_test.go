@@ -1,0 +1,59 @@
+package plugin
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-egress/kubectl-egress/internal/golden"
+)
+
+// TestCommands runs the root command as a user would, with args and no cluster (saved admin
+// outputs, or arguments refused before a cluster is needed), and compares stdout, stderr and
+// the exit code with testdata/cmd/<name>.golden (go test ./plugin -update rewrites them).
+func TestCommands(t *testing.T) {
+	samples := filepath.Join("..", "fixtures", "samples")
+	istiod := filepath.Join(samples, "istiod")
+	noCluster := []string{"--kubeconfig", filepath.Join("testdata", "cmd", "kubeconfig")}
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"inspect_file_table", []string{"inspect", "--file", filepath.Join(istiod, "tls-origination.json")}},
+		{"inspect_file_wide", []string{"inspect", "--file", filepath.Join(istiod, "egress-gateway.json"), "-o", "wide"}},
+		{"inspect_file_json", []string{"inspect", "--file", filepath.Join(istiod, "tls-origination-no-dr.json"), "-o", "json"}},
+		{"inspect_file_clusters", []string{"inspect", "--file", filepath.Join(istiod, "se-tls.json"), "--clusters"}},
+		{"inspect_file_clusters_all", []string{"inspect", "--file", filepath.Join(istiod, "se-tls.json"), "--clusters", "--all"}},
+		{"inspect_file_endpoints", []string{"inspect", "--file", filepath.Join(samples, "istio-sidecar-config_dump-with-eds.json"), "--endpoints", "--all"}},
+		{"inspect_file_pods", []string{"inspect", "--file", filepath.Join(istiod, "registry-only.json"), "--pods"}},
+		{"inspect_file_access_log", []string{"inspect", "--file", filepath.Join(samples, "accesslog-text-istioio-egress-control-task.txt"), "-o", "wide"}},
+		{"inspect_file_stats", []string{"inspect", "--file", filepath.Join(samples, "stats-prometheus-blackhole-istio-21385.txt")}},
+		{"inspect_file_missing", []string{"inspect", "--file", filepath.Join("testdata", "no-such-capture.json")}},
+		{"inspect_views_conflict", []string{"inspect", "--file", filepath.Join(istiod, "se-tls.json"), "--clusters", "--pods"}},
+		{"inspect_bad_output", []string{"inspect", "--file", filepath.Join(istiod, "se-tls.json"), "-o", "table"}},
+		{"register_url", append([]string{"register", "https://httpbin.org/get"}, noCluster...)},
+		{"register_protocol_without_port", append([]string{"register", "httpbin.org", "--protocol", "TLS"}, noCluster...)},
+		{"tls_origination_two_trusts", append([]string{"enable-tls-origination", "httpbin.org", "--ca-cert", "/ca.pem", "--credential-name", "ca"}, noCluster...)},
+		{"gateway_timeout_passthrough", append([]string{"route-via-gateway", "httpbin.org", "--timeout", "5s"}, noCluster...)},
+		{"verify_no_host", append([]string{"verify"}, noCluster...)},
+		{"fix_no_terminal", append([]string{"fix"}, noCluster...)},
+		{"undo_host_and_all", append([]string{"undo", "httpbin.org", "--all"}, noCluster...)},
+		{"register_no_cluster", append([]string{"register", "httpbin.org", "--port", "443", "--protocol", "TLS", "--istio-version", "1.31", "--yes"}, noCluster...)},
+		{"inspect_no_cluster", append([]string{"inspect", "-n", "shop"}, noCluster...)},
+	}
+	defer func(c func() time.Time) { clock = c }(clock)
+	clock = func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+			code := Execute(streams, tt.args)
+			got := fmt.Sprintf("$ kubectl egress %s\nexit: %d\n--- stdout\n%s--- stderr\n%s",
+				strings.Join(tt.args, " "), code, out.String(), errOut.String())
+			golden.Check(t, filepath.Join("testdata", "cmd", tt.name+".golden"), []byte(got))
+		})
+	}
+}
