@@ -1,5 +1,8 @@
 // Package plugin holds the cobra commands of `kubectl egress`: one Options struct per command,
-// each with Complete, Validate and Run. It is the only package that imports cobra.
+// each with Complete, Validate and Run. It is the only package that imports cobra, and it does
+// three things only: maps flags to plain configuration (inspect.ReadConfig, fixflow.Config),
+// wires the clients, and does the terminal I/O (prompts, progress, warnings). Reading proxies
+// is inspect.Reader; fixing is fixflow.
 package plugin
 
 import (
