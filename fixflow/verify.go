@@ -110,19 +110,9 @@ func (v *Verifier) verifyOnce(ctx context.Context, c VerifyConfig, applier *reme
 	res := inspect.Verify(req, proxies)
 	if len(proxies) == 0 {
 		return res, fmt.Errorf("%w: no pod%s has traffic that names %s (no access-log line, metric or connection): name the pod with POD or TYPE/NAME, or make a call first",
-			ErrNoCallers, scopeText(c.Scope), c.Host)
+			ErrNoCallers, c.Scope.Where(), c.Host)
 	}
 	return res, nil
-}
-
-func scopeText(s inspect.Scope) string {
-	switch {
-	case s.AllNamespaces:
-		return " in any namespace"
-	case s.Namespace != "":
-		return " in namespace " + s.Namespace
-	}
-	return ""
 }
 
 // appliedFix finds the objects kubectl-egress wrote for the host in the pods' namespaces (every

@@ -30,22 +30,28 @@ func PrintReport(w io.Writer, r Report, format string) error {
 	switch format {
 	case FormatTable, FormatWide:
 		return printDestinations(w, r, format == FormatWide)
-	case FormatJSON:
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return fmt.Errorf("failed to encode the report as JSON: %w", err)
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
-	case FormatYAML:
-		b, err := yaml.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("failed to encode the report as YAML: %w", err)
-		}
-		_, err = w.Write(b)
-		return err
+	case FormatJSON, FormatYAML:
+		return printDocument(w, r, "report", format)
 	}
 	return fmt.Errorf("unknown output format %q: use one of %s", format, strings.Join(Formats, "|"))
+}
+
+// printDocument writes a whole document (a report, a verification) as JSON or YAML.
+func printDocument(w io.Writer, doc any, what, format string) error {
+	var b []byte
+	var err error
+	if format == FormatJSON {
+		if b, err = json.MarshalIndent(doc, "", "  "); err == nil {
+			b = append(b, '\n')
+		}
+	} else {
+		b, err = yaml.Marshal(doc)
+	}
+	if err != nil {
+		return fmt.Errorf("failed to encode the %s as %s: %w", what, strings.ToUpper(format), err)
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 func printDestinations(w io.Writer, r Report, wide bool) error {

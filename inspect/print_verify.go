@@ -1,12 +1,9 @@
 package inspect
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-egress/kubectl-egress/internal/table"
 )
@@ -15,20 +12,8 @@ import (
 // followed by what is missing for the pods that did not pass; or the whole document as JSON or YAML.
 func PrintVerification(w io.Writer, v Verification, format string) error {
 	switch format {
-	case FormatJSON:
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return fmt.Errorf("failed to encode the verification as JSON: %w", err)
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
-	case FormatYAML:
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("failed to encode the verification as YAML: %w", err)
-		}
-		_, err = w.Write(b)
-		return err
+	case FormatJSON, FormatYAML:
+		return printDocument(w, v, "verification", format)
 	case FormatTable:
 	default:
 		return fmt.Errorf("unknown output format %q: use json or yaml", format)

@@ -93,12 +93,13 @@ func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGett
 		t.Pods = append(t.Pods, p)
 	}
 	if len(t.Pods) == 0 && len(t.Skipped) == 0 {
-		return t, fmt.Errorf("no pods found for %s%s", strings.Join(q.Args, " "), scopeText(q))
+		return t, fmt.Errorf("no pods found for %s%s", strings.Join(q.Args, " "), q.Where())
 	}
 	return t, nil
 }
 
-func scopeText(q Scope) string {
+// Where says where the scope looks, for messages: " in namespace shop", " in any namespace".
+func (q Scope) Where() string {
 	switch {
 	case q.AllNamespaces:
 		return " in any namespace"
