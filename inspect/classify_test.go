@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -348,5 +349,37 @@ func TestInspectUnnamedTCPMetricsWithoutAccessLog(t *testing.T) {
 	}
 	if len(rep.Destinations) != 1 || rep.Destinations[0].Host != "unknown" || rep.Destinations[0].Counts.Connections != 4 {
 		t.Errorf("destinations: %+v", rep.Destinations)
+	}
+}
+
+// A host registered by IP (kubectl egress register 198.51.100.7) on a real istiod dump: the
+// cluster's host is 198-51-100-7.ip.external, and only the listener 198.51.100.7_8443 ties it to
+// the IP. Calls before the fix (PassthroughCluster) and after it (the new cluster) are one host,
+// the IP the app dials.
+func TestInspectIPOnlyServiceEntry(t *testing.T) {
+	log := `[2026-12-03T13:00:00.000Z] "- - -" 0 - - - "-" 750 5340 12 - "-" "-" "-" "-" "198.51.100.7:8443" PassthroughCluster 10.0.0.3:40000 198.51.100.7:8443 10.0.0.3:39998 - -
+[2026-12-03T13:09:00.000Z] "- - -" 0 - - - "-" 750 5340 11 - "-" "-" "-" "-" "198.51.100.7:8443" outbound|8443||198-51-100-7.ip.external 10.0.0.3:40010 198.51.100.7:8443 10.0.0.3:40008 - -
+`
+	rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: readFile(t, "../fixtures/samples/istiod/se-ip-only.json"), AccessLog: strings.NewReader(log)}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range rep.Destinations {
+		if d.Port == 8443 {
+			got = append(got, fmt.Sprintf("%s %s %s %v %v", d.Host, d.Disposition, d.Cluster, d.Addresses, d.Signals))
+		}
+	}
+	want := []string{
+		"198.51.100.7 passthrough PassthroughCluster [198.51.100.7:8443] [accesslog]",
+		"198.51.100.7 registered outbound|8443||198-51-100-7.ip.external [198.51.100.7:8443] [config accesslog]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("port 8443 destinations (-want +got):\n%s", diff)
+	}
+	for _, c := range rep.Clusters {
+		if c.Name == "outbound|8443||198-51-100-7.ip.external" && (len(c.Addresses) != 1 || c.Addresses[0] != "198.51.100.7:8443") {
+			t.Errorf("cluster addresses %v, want [198.51.100.7:8443] from the listener", c.Addresses)
+		}
 	}
 }
