@@ -91,6 +91,13 @@ func New(getter genericclioptions.RESTClientGetter, cfg Config) *Flow {
 	return &Flow{cfg: cfg, getter: getter}
 }
 
+func (f *Flow) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
 func (f *Flow) warnf(format string, args ...any) {
 	fmt.Fprintf(f.cfg.ErrOut, "Warning: "+format+"\n", args...)
 }
@@ -139,7 +146,7 @@ func (f *Flow) observe(ctx context.Context) (Observation, error) {
 		return obs, err
 	}
 	reading := r.ReadTargets(ctx, t)
-	obs.Report, obs.Skipped = reading.Report, reading.Skipped
+	obs.Report, obs.Pods, obs.Skipped = reading.Report, reading.Pods, reading.Skipped
 	for _, p := range reading.Report.Pods {
 		for _, e := range p.Errors {
 			f.warnf("%s", e)
@@ -210,18 +217,7 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 	if f.obs != nil {
 		obs = *f.obs
 	}
-	istio := f.cfg.IstioVersion
-	if !istio.Known() {
-		istio = obs.IstioVersion()
-	}
-	target := remedy.Target{
-		Namespace:  f.cfg.Namespace,
-		ExportTo:   f.cfg.ExportTo,
-		Istio:      istio,
-		APIVersion: f.applier.APIVersion(),
-		Force:      f.cfg.Force,
-		Route:      f.cfg.Route,
-	}
+	target := f.target()
 	for _, req := range reqs {
 		in := Inputs{Target: target, Observation: obs, Existing: ex}
 		if req.Fix == inspect.FixEgressGateway {
@@ -245,6 +241,22 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 		plans = append(plans, p)
 	}
 	return plans, refused, nil
+}
+
+// target is what every plan of the run shares; the applier must be connected.
+func (f *Flow) target() remedy.Target {
+	istio := f.cfg.IstioVersion
+	if !istio.Known() && f.obs != nil {
+		istio = f.obs.IstioVersion()
+	}
+	return remedy.Target{
+		Namespace:  f.cfg.Namespace,
+		ExportTo:   f.cfg.ExportTo,
+		Istio:      istio,
+		APIVersion: f.applier.APIVersion(),
+		Force:      f.cfg.Force,
+		Route:      f.cfg.Route,
+	}
 }
 
 // Fix is the whole flow for requests: observe when they leave something for the proxies to

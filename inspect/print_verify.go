@@ -13,7 +13,7 @@ import (
 func PrintVerification(w io.Writer, v Verification, format string) error {
 	switch format {
 	case FormatJSON, FormatYAML:
-		return printDocument(w, v, "verification", format)
+		return PrintDocument(w, v, "verification", format)
 	case FormatTable:
 	default:
 		return fmt.Errorf("unknown output format %q: use json or yaml", format)

@@ -76,7 +76,8 @@ const (
 
 var signalOrder = map[Signal]int{SignalConfig: 0, SignalAccessLog: 1, SignalMetrics: 2, SignalClusters: 3, SignalAnnotation: 4}
 
-// Fix is the recommended remedy, one per `kubectl egress` fix command.
+// Fix is a remedy, one per `kubectl egress` command that writes objects; the first four are the
+// ones inspect recommends for a destination. It is recorded on every object kubectl-egress writes.
 type Fix string
 
 // Fixes.
@@ -85,6 +86,10 @@ const (
 	FixRegister       Fix = "register"
 	FixTLSOrigination Fix = "tls-origination"
 	FixEgressGateway  Fix = "egress-gateway"
+	// FixLockdown is the Sidecar (and NetworkPolicy) that takes workloads to REGISTRY_ONLY.
+	FixLockdown Fix = "lockdown"
+	// FixLogging is the Telemetry that logs passthrough and blocked traffic only.
+	FixLogging Fix = "logging"
 )
 
 // Destination is one external destination of the inspected pods.

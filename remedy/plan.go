@@ -10,6 +10,7 @@ import (
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -90,6 +91,10 @@ type Existing struct {
 	DestinationRules []*networkingv1.DestinationRule
 	VirtualServices  []*networkingv1.VirtualService
 	Gateways         []*networkingv1.Gateway
+	// Sidecars and Telemetries of the target namespace: a lockdown or logging plan must not
+	// replace one it does not manage.
+	Sidecars    []*networkingv1.Sidecar
+	Telemetries []*telemetryv1.Telemetry
 	// Services are Kubernetes Services (all namespaces when readable): their HTTP ports matter.
 	Services []*corev1.Service
 	// Warnings say what could not be read (for example ServiceEntries of other namespaces).

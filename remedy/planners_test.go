@@ -98,6 +98,16 @@ var plannerCases = []struct {
 			Route: RoutePolicy{Timeout: 5 * time.Second}},
 			EgressGatewayOptions{Gateway: gatewayFixture(), AppPorts: []Port{{80, "HTTP"}, {443, "TLS"}}}, Existing{})
 	}},
+	{"lockdown-namespace", func() (*Plan, error) {
+		return PlanLockdown(Target{Namespace: "demo", Istio: istio131}, LockdownOptions{}, Existing{})
+	}},
+	{"lockdown-canary-networkpolicy", func() (*Plan, error) {
+		return PlanLockdown(Target{Namespace: "demo", Istio: istio131}, LockdownOptions{Workload: "deploy/api",
+			WorkloadSelector: map[string]string{"app": "api"}, EgressHosts: []string{"./*", "istio-system/*"}, NetworkPolicy: true}, Existing{})
+	}},
+	{"logging", func() (*Plan, error) {
+		return PlanLogging(Target{Namespace: "demo", Istio: istio131}, Existing{})
+	}},
 	{"egress-gateway-same-namespace", func() (*Plan, error) {
 		g := gatewayFixture()
 		g.Namespace = "demo"
