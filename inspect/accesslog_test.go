@@ -111,8 +111,11 @@ func TestAccessLogSamples(t *testing.T) {
 	tests := []struct {
 		file string
 		want []AccessLogEntry
+		// format is the default format that reads the sample.
+		format string
 	}{{
-		file: "accesslog-text-istioio-access-log-task.txt",
+		file:   "accesslog-text-istioio-access-log-task.txt",
+		format: "Istio 1.9+ TEXT",
 		want: []AccessLogEntry{{
 			StartTime: mustTime("2020-11-25T21:26:18.409Z"), Method: "GET", Path: "/status/418", Protocol: "HTTP/1.1",
 			ResponseCode: 418, ResponseCodeDetails: "via_upstream", BytesSent: 135, Duration: 4, UserAgent: "curl/7.73.0-DEV",
@@ -127,7 +130,8 @@ func TestAccessLogSamples(t *testing.T) {
 			RequestedServerName: "outbound_.8000_._.httpbin.foo.svc.cluster.local", RouteName: "default",
 		}},
 	}, {
-		file: "accesslog-text-istioio-egress-control-task.txt",
+		file:   "accesslog-text-istioio-egress-control-task.txt",
+		format: "Istio 1.0-1.2 TEXT",
 		want: []AccessLogEntry{{
 			StartTime: mustTime("2019-01-24T12:17:11.640Z"), Method: "GET", Path: "/headers", Protocol: "HTTP/1.1",
 			ResponseCode: 200, BytesSent: 599, Duration: 214, UserAgent: "curl/7.60.0", Authority: "httpbin.org",
@@ -142,14 +146,14 @@ func TestAccessLogSamples(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			var got []AccessLogEntry
-			counts, err := ScanAccessLog(bytes.NewReader(readSample(t, tt.file)), func(e *AccessLogEntry) { got = append(got, *e) })
+			counts, err := ScanAccessLog(bytes.NewReader(readSample(t, tt.file)), nil, func(e *AccessLogEntry) { got = append(got, *e) })
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("entries mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(AccessLogCounts{Lines: len(tt.want), Entries: len(tt.want)}, counts); diff != "" {
+			if diff := cmp.Diff(AccessLogCounts{Lines: len(tt.want), Entries: len(tt.want), Formats: []string{tt.format}}, counts); diff != "" {
 				t.Errorf("counts mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -164,17 +168,17 @@ func TestScanAccessLogSkipsOtherLines(t *testing.T) {
 		`[2024-05-01 10:00:00.000][15][warning][config] closed`,
 	}, "\n")
 	n := 0
-	counts, err := ScanAccessLog(strings.NewReader(log), func(*AccessLogEntry) { n++ })
+	counts, err := ScanAccessLog(strings.NewReader(log), nil, func(*AccessLogEntry) { n++ })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(AccessLogCounts{Lines: 3, Entries: 1, Skipped: 2}, counts); diff != "" || n != 1 {
+	if diff := cmp.Diff(AccessLogCounts{Lines: 3, Entries: 1, Skipped: 2, Formats: []string{"Istio 1.9+ TEXT"}}, counts); diff != "" || n != 1 {
 		t.Errorf("counts mismatch (-want +got):\n%s (callbacks %d)", diff, n)
 	}
 }
 
 func TestScanAccessLogTooLongLine(t *testing.T) {
-	_, err := ScanAccessLog(strings.NewReader(strings.Repeat("x", maxLineBytes+10)), func(*AccessLogEntry) {})
+	_, err := ScanAccessLog(strings.NewReader(strings.Repeat("x", maxLineBytes+10)), nil, func(*AccessLogEntry) {})
 	if err == nil {
 		t.Fatal("want an error for a line over the limit")
 	}
