@@ -32,7 +32,6 @@ type configView struct {
 	// mode is the effective outbound mode; modeSource says where it came from.
 	mode, modeSource  string
 	haveListeners     bool
-	routeConfigs      int
 	accessLogInConfig bool
 	// logFormats are the formats of the file access loggers writing to the container log, in
 	// the order first met.
@@ -357,7 +356,6 @@ func tcpClusters(tcp *tcpv3.TcpProxy) []string {
 
 // addRouteConfig maps each virtual host (Istio names them "HOST:PORT") to the clusters its routes use.
 func (v *configView) addRouteConfig(rc *routev3.RouteConfiguration) {
-	v.routeConfigs++
 	for _, vh := range rc.GetVirtualHosts() {
 		switch vh.GetName() {
 		case vhostAllowAny, vhostBlockAll, vhostAllowAnyDynamicDNS:

@@ -153,17 +153,17 @@ func Parse(src Sources) (Snapshot, error) {
 	case given > 0 && failed == given:
 		return s, fmt.Errorf("no admin output of pod %s could be read", pod)
 	case given > 0 && s.empty():
-		return s, fmt.Errorf("the admin outputs of pod %s give nothing to report: no cluster, listener, route, endpoint, access-log entry or stats sample", pod)
+		return s, fmt.Errorf("the admin outputs of pod %s give nothing to report: no cluster, listener, endpoint, access-log entry or stats sample", pod)
 	}
 	return s, nil
 }
 
-// empty reports whether nothing was read that a report is made of.
+// empty reports whether nothing was read that a report is made of. Route configurations alone
+// are not: without the clusters they name, no destination can be told.
 func (s *Snapshot) empty() bool {
 	v := s.config
-	return len(v.clusters) == 0 && !v.haveListeners && len(v.routes) == 0 && len(v.endpoints) == 0 &&
-		v.routeConfigs == 0 && s.logCounts.Entries == 0 && len(s.hosts) == 0 &&
-		(s.stats == nil || s.stats.Samples == 0)
+	return len(v.clusters) == 0 && !v.haveListeners && len(v.endpoints) == 0 &&
+		s.logCounts.Entries == 0 && len(s.hosts) == 0 && (s.stats == nil || s.stats.Samples == 0)
 }
 
 // logFormats are the formats the proxy's log is read by: the user's, then the proxy's own

@@ -180,7 +180,7 @@ func ReadFiles(paths []string, c ReadConfig, now time.Time) (Reading, error) {
 		rep, err := Inspect(src, now)
 		closeFn()
 		if err != nil {
-			return Reading{}, fmt.Errorf("--file %s: %w", strings.Join(plain, ", "), err)
+			return Reading{}, fmt.Errorf("--file %s: %w: %s", strings.Join(plain, ", "), err, strings.Join(rep.Errors, "; "))
 		}
 		pods = append(pods, rep)
 	}
