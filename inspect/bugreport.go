@@ -105,10 +105,7 @@ func (b *bugReportPods) add(name string, r io.Reader) error {
 	src := b.sources[key]
 	if src == nil {
 		src = &Sources{Pod: pod, LogFormat: b.format}
-	}
-	if file == bugReportLog {
 		b.sources[key] = src
-		return nil
 	}
 	into, ok := bugReportFiles[file]
 	if !ok {
@@ -122,7 +119,6 @@ func (b *bugReportPods) add(name string, r io.Reader) error {
 		return fmt.Errorf("%s is larger than %d bytes: raise --max-bytes", name, b.caps.MaxBytes)
 	}
 	into(src, name, data)
-	b.sources[key] = src
 	return nil
 }
 
@@ -131,6 +127,9 @@ func (b *bugReportPods) inspect(key string, log io.Reader, logName string, now t
 	src := *b.sources[key]
 	if log != nil {
 		src.AccessLog, src.Origins.AccessLog = log, logName
+	}
+	if log == nil && src.ConfigDump == nil && src.MoreConfig == nil && src.Clusters == nil && src.Stats == nil && src.ServerInfo == nil {
+		src.Errors = append(src.Errors, fmt.Errorf("the bug report holds none of config_dump?include_eds, clusters, server_info, stats/prometheus, %s for pod %s", bugReportLog, src.Pod.Key()))
 	}
 	rep, err := Inspect(src, now)
 	if err != nil {

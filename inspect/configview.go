@@ -274,17 +274,19 @@ func (v *configView) addAccessLogs(listener string, als []*accesslogv3.AccessLog
 		var lf *LogFormat
 		var err error
 		sf := fl.GetLogFormat()
+		//lint:ignore SA1019 proxies of Istio <= 1.8 (and v2 dumps) set the deprecated fields: their logs are in those formats
+		oldJSON, oldText, oldFormat := fl.GetJsonFormat(), sf.GetTextFormat(), fl.GetFormat()
 		switch {
 		case sf.GetJsonFormat() != nil:
 			lf, err = JSONLogFormat(name+" (JSON)", structOperators(sf.GetJsonFormat()))
-		case fl.GetJsonFormat() != nil:
-			lf, err = JSONLogFormat(name+" (JSON)", structOperators(fl.GetJsonFormat()))
+		case oldJSON != nil:
+			lf, err = JSONLogFormat(name+" (JSON)", structOperators(oldJSON))
 		case sf.GetTextFormatSource().GetInlineString() != "":
 			lf, err = TextLogFormat(name+" (TEXT)", sf.GetTextFormatSource().GetInlineString())
-		case sf.GetTextFormat() != "":
-			lf, err = TextLogFormat(name+" (TEXT)", sf.GetTextFormat())
-		case fl.GetFormat() != "":
-			lf, err = TextLogFormat(name+" (TEXT)", fl.GetFormat())
+		case oldText != "":
+			lf, err = TextLogFormat(name+" (TEXT)", oldText)
+		case oldFormat != "":
+			lf, err = TextLogFormat(name+" (TEXT)", oldFormat)
 		default:
 			lf, err = TextLogFormat(name+" (Envoy default TEXT)", formatEnvoy)
 		}
