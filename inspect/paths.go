@@ -13,6 +13,10 @@ const (
 		"cluster.name,cluster.type,cluster.transport_socket,cluster.transport_socket_matches," +
 		"cluster.metadata,cluster.load_assignment,cluster.typed_extension_protocol_options"
 
+	// StaticClustersConfigPath lists the bootstrap's static clusters (xds-grpc, sds-grpc, agent,
+	// prometheus_stats…) by name and type: istioctl proxy-config cluster lists them too.
+	StaticClustersConfigPath = "config_dump?resource=static_clusters&mask=cluster.name,cluster.type"
+
 	// ListenersConfigPath lists the outbound listeners that decide what leaves the pod:
 	// virtualOutbound (its catch-all chain is the effective outbound mode), the 0.0.0.0_PORT
 	// listeners (SNI chains to egress gateways, access_log settings) and the IP_PORT ones (a

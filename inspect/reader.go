@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -24,6 +25,9 @@ type ReadConfig struct {
 	Since time.Duration
 	// MaxLogBytes caps the access log read per pod (kubectl logs --limit-bytes); 0 is no cap.
 	MaxLogBytes int64
+	// LogFormat is the access-log format to read logs by before the proxy's own and Istio's
+	// defaults (--log-format): an Envoy text format or a JSON object of keys to operators.
+	LogFormat string
 }
 
 // DefaultReadConfig is what the commands start from before their flags.
@@ -48,6 +52,11 @@ func (c ReadConfig) Validate() error {
 		return fmt.Errorf("--admin-port must be a port number, not %d", c.AdminPort)
 	case c.MaxLogBytes < 0:
 		return fmt.Errorf("--max-log-bytes must not be negative, not %d", c.MaxLogBytes)
+	}
+	if c.LogFormat != "" {
+		if _, err := ParseLogFormat("--log-format", c.LogFormat); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -142,30 +151,47 @@ func (r *Reader) fetcher() *Fetcher {
 	return &Fetcher{
 		Forwarder: &PortForwarder{Config: r.rest, Client: r.client},
 		Client:    r.client, AdminPort: r.config.AdminPort, Caps: r.config.Caps,
-		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes,
+		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes, LogFormat: r.config.LogFormat,
 	}
 }
 
 // ReadFiles reads saved admin outputs and access logs of one proxy (--file), recognised by
-// content.
-func ReadFiles(paths []string, caps Caps, now time.Time) (Reading, error) {
-	src, closeFn, err := OpenFiles(paths, caps)
-	if err != nil {
-		return Reading{}, err
+// content, and istioctl bug-report archives (or their unpacked directories), one report per
+// proxy they hold.
+func ReadFiles(paths []string, c ReadConfig, now time.Time) (Reading, error) {
+	var pods []PodReport
+	var plain []string
+	for _, p := range paths {
+		if !IsBugReport(p) {
+			plain = append(plain, p)
+			continue
+		}
+		reps, err := ReadBugReport(p, c.Caps, c.LogFormat, now)
+		if err != nil {
+			return Reading{}, err
+		}
+		pods = append(pods, reps...)
 	}
-	defer closeFn()
-	rep, err := Inspect(src, now)
-	if err != nil {
-		return Reading{}, err
+	if len(plain) > 0 {
+		src, closeFn, err := OpenFiles(plain, c.Caps, c.LogFormat)
+		if err != nil {
+			return Reading{}, err
+		}
+		rep, err := Inspect(src, now)
+		closeFn()
+		if err != nil {
+			return Reading{}, fmt.Errorf("--file %s: %w: %s", strings.Join(plain, ", "), err, strings.Join(rep.Errors, "; "))
+		}
+		pods = append(pods, rep)
 	}
-	return readingOf(rep), nil
+	return Reading{Pods: pods, Report: Aggregate(pods)}, nil
 }
 
 // ReadAdminURL reads one Envoy admin API reachable at url (--admin-url).
-func ReadAdminURL(ctx context.Context, url string, caps Caps, now time.Time) (Reading, error) {
-	src := Sources{Pod: Pod{Name: url}}
-	ReadAdmin(ctx, &HTTPAdmin{Base: url, Caps: caps, Client: http.DefaultClient}, &src)
-	if len(src.Errors) > 0 && src.ConfigDump == nil && src.Listeners == nil && src.Clusters == nil && src.Stats == nil {
+func ReadAdminURL(ctx context.Context, url string, c ReadConfig, now time.Time) (Reading, error) {
+	src := Sources{Pod: Pod{Name: url}, LogFormat: c.LogFormat}
+	ReadAdmin(ctx, &HTTPAdmin{Base: url, Caps: c.Caps, Client: http.DefaultClient}, &src)
+	if len(src.Errors) > 0 && src.ConfigDump == nil && src.MoreConfig == nil && src.Clusters == nil && src.Stats == nil {
 		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", url, src.Errors[0])
 	}
 	rep, err := Inspect(src, now)

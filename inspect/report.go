@@ -183,10 +183,18 @@ type Endpoint struct {
 	Address string `json:"address"`
 	// Health is HEALTHY, UNHEALTHY, DRAINING, TIMEOUT, DEGRADED or UNKNOWN.
 	Health string `json:"health"`
-	// Source is "clusters" (the live /clusters hosts) or "config" (the dumped load assignment).
+	// Source is "clusters" (the live /clusters hosts), "eds" (the dump's EDS endpoint configs, what
+	// istioctl proxy-config eds lists) or "config" (a cluster's inline load assignment).
 	Source string   `json:"source"`
 	Pods   []string `json:"pods"`
 }
+
+// Endpoint sources.
+const (
+	EndpointSourceClusters = "clusters"
+	EndpointSourceEDS      = "eds"
+	EndpointSourceConfig   = "config"
+)
 
 // Outbound modes, as meshConfig.outboundTrafficPolicy spells them.
 const (

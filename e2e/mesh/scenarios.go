@@ -190,6 +190,19 @@ data:
     accessLogEncoding: TEXT
     defaultProviders:
       metrics: [prometheus]
+    # Access-log providers a namespace's Telemetry can pick instead of the TEXT default: Istio's
+    # JSON encoding, and a TEXT format of our own (tests read both back).
+    extensionProviders:
+    - name: envoy-json
+      envoyFileAccessLog:
+        path: /dev/stdout
+        logFormat: {labels: {}}
+    - name: envoy-custom-text
+      envoyFileAccessLog:
+        path: /dev/stdout
+        logFormat:
+          text: '%START_TIME% egress dst=%DOWNSTREAM_LOCAL_ADDRESS% cluster=%UPSTREAM_CLUSTER_RAW% sni=%REQUESTED_SERVER_NAME% host="%REQ(:AUTHORITY)%" route=%ROUTE_NAME% code=%RESPONSE_CODE% flags=%RESPONSE_FLAGS% method=%REQ(:METHOD)% sent=%BYTES_SENT%'
+
     outboundTrafficPolicy:
       mode: ALLOW_ANY
     defaultConfig:
