@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -239,6 +240,13 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 			continue
 		}
 		plans = append(plans, p)
+	}
+	if slices.ContainsFunc(reqs, func(r Request) bool { return r.Lock }) && len(plans) > 0 {
+		lock, err := remedy.PlanGatewayLock(target, ex)
+		if err != nil {
+			return nil, nil, err
+		}
+		plans = append(plans, lock)
 	}
 	return plans, refused, nil
 }

@@ -162,7 +162,7 @@ func lockdownRequests(workloads []policy.WorkloadPolicy, viaGateway bool, gatewa
 }
 
 // errShadowed is the refusal no flag overrides: the lockdown's Sidecar would not apply.
-var errShadowed = errors.New("would be shadowed")
+var errShadowed = errors.New("the lockdown's Sidecar would be shadowed")
 
 // checkSidecars refuses when the namespace has a Sidecar kubectl-egress does not manage that
 // the lockdown would meet: Force goes on, unless that Sidecar would still apply instead of the
@@ -175,7 +175,7 @@ func (f *Flow) checkSidecars(in policy.Inputs, l Lockdown) error {
 		ref := sc.Namespace + "/" + sc.Name
 		selectorless := sc.Spec.GetWorkloadSelector() == nil
 		if l.Workload == "" && selectorless || l.Workload != "" && !selectorless && selectsWorkload(sc, in, l.Workload) {
-			return fmt.Errorf("refusing to lock down namespace %s%s: Sidecar %s, which kubectl-egress does not manage, is older and %w: Istio keeps applying it; set outboundTrafficPolicy.mode: REGISTRY_ONLY in it yourself, or remove it and run again",
+			return fmt.Errorf("refusing to lock down namespace %s%s: Sidecar %s, which kubectl-egress does not manage, is older, so %w (Istio applies the oldest); set outboundTrafficPolicy.mode: REGISTRY_ONLY in it yourself, or remove it and run again",
 				f.cfg.Namespace, forWorkload(l.Workload), ref, errShadowed)
 		}
 		if !f.cfg.Force {
