@@ -29,7 +29,7 @@ type Scenario struct {
 	PodAnnotations map[string]string
 	// NamespaceLabels label the namespace (istio.io/rev, for instance).
 	NamespaceLabels map[string]string
-	Calls          []sidecar.Call
+	Calls           []sidecar.Call
 	// Config is YAML applied in the namespace before the Deployment.
 	Config string
 	// Expect maps "HOST:PORT" to the disposition `kubectl egress inspect` must report.
