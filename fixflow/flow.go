@@ -50,6 +50,7 @@ type Config struct {
 	ExportTo     []string
 	Force        bool
 	Route        remedy.RoutePolicy
+	Traffic      remedy.TrafficPolicy
 	DryRun       remedy.DryRun
 	// WriteYAML writes the manifests to Out and applies nothing (-o yaml).
 	WriteYAML bool
@@ -264,6 +265,7 @@ func (f *Flow) target() remedy.Target {
 		APIVersion: f.applier.APIVersion(),
 		Force:      f.cfg.Force,
 		Route:      f.cfg.Route,
+		Traffic:    f.cfg.Traffic,
 	}
 }
 

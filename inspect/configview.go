@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -102,6 +104,7 @@ func clusterFromName(name string) Cluster {
 // describeCluster reads a cluster the way istioctl proxy-config cluster shows it, plus the TLS facts.
 func describeCluster(c *clusterv3.Cluster) Cluster {
 	cl := clusterFromName(c.GetName())
+	cl.Limits = clusterLimits(c)
 	cl.Type = c.GetType().String()
 	if c.GetClusterType() != nil {
 		cl.Type = c.GetClusterType().GetName()
@@ -135,6 +138,50 @@ func describeCluster(c *clusterv3.Cluster) Cluster {
 		}
 	}
 	return cl
+}
+
+// clusterLimits reads the connection settings istiod renders from a DestinationRule's
+// trafficPolicy: the connect timeout, the default-priority circuit breakers, the HTTP protocol
+// options and outlier detection.
+func clusterLimits(c *clusterv3.Cluster) *ClusterLimits {
+	l := &ClusterLimits{ConnectTimeout: durationString(c.GetConnectTimeout())}
+	for _, th := range c.GetCircuitBreakers().GetThresholds() {
+		if th.GetPriority() == corev3.RoutingPriority_DEFAULT {
+			l.MaxConnections = limit(th.GetMaxConnections().GetValue())
+			l.MaxPendingRequests = limit(th.GetMaxPendingRequests().GetValue())
+			l.MaxRequests = limit(th.GetMaxRequests().GetValue())
+		}
+	}
+	opts := unpack(c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"], &httpv3.HttpProtocolOptions{})
+	l.MaxRequestsPerConnection = opts.GetCommonHttpProtocolOptions().GetMaxRequestsPerConnection().GetValue()
+	l.IdleTimeout = durationString(opts.GetCommonHttpProtocolOptions().GetIdleTimeout())
+	if od := c.GetOutlierDetection(); od != nil {
+		l.Consecutive5xx = od.GetConsecutive_5Xx().GetValue()
+		l.ConsecutiveGatewayErrors = od.GetConsecutiveGatewayFailure().GetValue()
+		l.OutlierInterval = durationString(od.GetInterval())
+		l.BaseEjectionTime = durationString(od.GetBaseEjectionTime())
+		l.MaxEjectionPercent = od.GetMaxEjectionPercent().GetValue()
+	}
+	if *l == (ClusterLimits{}) {
+		return nil
+	}
+	return l
+}
+
+// limit is a circuit-breaker threshold, 0 for Istio's "no limit" (the 32-bit maximum it writes
+// when a DestinationRule sets none).
+func limit(v uint32) uint32 {
+	if v == math.MaxUint32 {
+		return 0
+	}
+	return v
+}
+
+func durationString(d *durationpb.Duration) string {
+	if d == nil {
+		return ""
+	}
+	return d.AsDuration().String()
 }
 
 // destinationRuleName takes "/apis/networking.istio.io/v1/namespaces/NS/destination-rule/NAME" to "NS/NAME".

@@ -174,7 +174,29 @@ type Cluster struct {
 	// Addresses are the IP:ports the proxy's listeners send to this cluster: the ServiceEntry's
 	// addresses. They are how a host registered by IP is found again.
 	Addresses []string `json:"addresses,omitempty"`
+	// Limits are the connection pool and outlier detection the cluster carries (a
+	// DestinationRule's trafficPolicy, as istiod renders it); nil when the config did not say.
+	Limits *ClusterLimits `json:"limits,omitempty"`
 	Pods      []string `json:"pods"`
+}
+
+// ClusterLimits are a cluster's connection settings, in Envoy's terms. Istio writes its own
+// defaults when a DestinationRule sets nothing (a 10 s connect timeout, circuit breakers at the
+// 32-bit maximum); zero is "not set".
+type ClusterLimits struct {
+	ConnectTimeout           string `json:"connectTimeout,omitempty"`
+	MaxConnections           uint32 `json:"maxConnections,omitempty"`
+	MaxPendingRequests       uint32 `json:"maxPendingRequests,omitempty"`
+	MaxRequests              uint32 `json:"maxRequests,omitempty"`
+	MaxRequestsPerConnection uint32 `json:"maxRequestsPerConnection,omitempty"`
+	IdleTimeout              string `json:"idleTimeout,omitempty"`
+	// Outlier detection: consecutive 5xx and gateway errors before an ejection, how often hosts
+	// are checked, how long an ejection lasts, and how many hosts may be ejected at once.
+	Consecutive5xx           uint32 `json:"consecutive5xx,omitempty"`
+	ConsecutiveGatewayErrors uint32 `json:"consecutiveGatewayErrors,omitempty"`
+	OutlierInterval          string `json:"outlierInterval,omitempty"`
+	BaseEjectionTime         string `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent       uint32 `json:"maxEjectionPercent,omitempty"`
 }
 
 // Endpoint is one host of one cluster.
