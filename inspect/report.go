@@ -52,6 +52,10 @@ const (
 	DispositionBypassed Disposition = "bypassed"
 	// DispositionPassthrough: unregistered, sent through PassthroughCluster (ALLOW_ANY).
 	DispositionPassthrough Disposition = "passthrough"
+	// DispositionDynamicDNS: unregistered plain HTTP that Istio's dynamic-DNS catch-all
+	// (ALLOW_ANY_DYNAMIC_DNS, AllowAnyDynamicDNSCluster) resolved by its Host header and sent
+	// out: named, but sharing one cluster with every unregistered host.
+	DispositionDynamicDNS Disposition = "dynamic-dns"
 	// DispositionBlocked: unregistered, dropped by BlackHoleCluster (REGISTRY_ONLY).
 	DispositionBlocked Disposition = "blocked"
 	// DispositionRegistered: own cluster (a ServiceEntry), no TLS by the sidecar: the app does TLS, L4 only.
@@ -61,6 +65,17 @@ const (
 	// DispositionEgressGateway: routed to an egress gateway service.
 	DispositionEgressGateway Disposition = "egress-gateway"
 )
+
+// Allowed tells whether the disposition is unregistered traffic the proxy lets out today:
+// passthrough or dynamic DNS. REGISTRY_ONLY would block it.
+func (d Disposition) Allowed() bool {
+	return d == DispositionPassthrough || d == DispositionDynamicDNS
+}
+
+// Unregistered tells whether no ServiceEntry covers the traffic: let out (Allowed) or blocked.
+func (d Disposition) Unregistered() bool {
+	return d.Allowed() || d == DispositionBlocked
+}
 
 // Signal names a source of evidence.
 type Signal string
@@ -177,7 +192,7 @@ type Cluster struct {
 	// Limits are the connection pool and outlier detection the cluster carries (a
 	// DestinationRule's trafficPolicy, as istiod renders it); nil when the config did not say.
 	Limits *ClusterLimits `json:"limits,omitempty"`
-	Pods      []string `json:"pods"`
+	Pods   []string       `json:"pods"`
 }
 
 // ClusterLimits are a cluster's connection settings, in Envoy's terms. Istio writes its own

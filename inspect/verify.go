@@ -205,7 +205,7 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 		switch d.Disposition {
 		case DispositionEgressGateway:
 			e.gateway = append(e.gateway, d)
-		case DispositionPassthrough, DispositionBlocked:
+		case DispositionPassthrough, DispositionDynamicDNS, DispositionBlocked:
 			e.unreg = append(e.unreg, d)
 		case DispositionRegistered:
 			if hasTraffic(d) {
@@ -505,8 +505,11 @@ func checkPassthrough(host string, fixedAt time.Time, e hostEvidence, facts PodF
 	}
 	cluster := clusterPassthrough
 	for _, d := range e.unreg {
-		if d.Disposition == DispositionBlocked {
+		switch {
+		case d.Disposition == DispositionBlocked:
 			cluster = clusterBlackHole
+		case d.Disposition == DispositionDynamicDNS && cluster == clusterPassthrough:
+			cluster = clusterAllowAnyDynamicDNS
 		}
 	}
 	lastUnreg := lastSeen(e.unreg)
