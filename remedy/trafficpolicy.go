@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	networking "istio.io/api/networking/v1"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+	networking "istio.io/api/networking/v1"
 )
 
 // TrafficPolicy is the connection pool and outlier detection of the fix flags
