@@ -77,6 +77,12 @@ func Classify(s Snapshot, now time.Time) PodReport {
 
 	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
 	rep.Facts.EnvoyVersion = firstNonEmpty(s.serverInfo.EnvoyVersion, s.node.envoy)
+	switch {
+	case s.serverInfo.DNSCapture == "true":
+		rep.Facts.DNSCapture = "on"
+	case s.serverInfo.EnvoyVersion != "" || s.serverInfo.IstioVersion != "":
+		rep.Facts.DNSCapture = "off"
+	}
 	rep.Facts.AccessLog = s.logCounts
 	for _, f := range s.flows {
 		c.addFlow(f)
@@ -197,6 +203,9 @@ func (c *classifier) addConfig() {
 		}
 		if k, ok := c.clusterDest[r.cluster]; ok && target.host == r.host {
 			c.dests[k].setProtocol(r.protocol)
+			if r.rewrite != "" {
+				c.dests[k].d.HostRewrite = r.rewrite
+			}
 			continue
 		}
 		tc := c.cfg.clusters[r.cluster]

@@ -53,6 +53,8 @@ type hostRoute struct {
 	port     uint32
 	cluster  string
 	protocol string // TLS for SNI chains, HTTP for virtual hosts
+	// rewrite is the Host/:authority the route sends instead (a VirtualService's rewrite.authority).
+	rewrite string
 }
 
 func newConfigView(pc *ProxyConfig) *configView {
@@ -427,7 +429,8 @@ func (v *configView) addRouteConfig(rc *routev3.RouteConfiguration) {
 		}
 		for _, r := range vh.GetRoutes() {
 			for _, c := range routeClusters(r) {
-				v.routes = append(v.routes, hostRoute{host: host, port: port, cluster: c, protocol: "HTTP"})
+				v.routes = append(v.routes, hostRoute{host: host, port: port, cluster: c, protocol: "HTTP",
+					rewrite: r.GetRoute().GetHostRewriteLiteral()})
 			}
 		}
 	}
