@@ -62,7 +62,7 @@ type Config struct {
 	IstioVersion string
 	// ProxyMetadata are the pod's proxyMetadata (ISTIO_META_DNS_CAPTURE, …).
 	ProxyMetadata map[string]string
-	Calls        []Call
+	Calls         []Call
 	// ExcludedCIDRs bypass the proxy entirely (traffic.sidecar.istio.io/excludeOutboundIPRanges):
 	// calls to them leave no stats and no logs.
 	ExcludedCIDRs []string
