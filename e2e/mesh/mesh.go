@@ -178,8 +178,26 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 	done()
 
 	done = step("istiod")
-	if err := m.applyManifest(ctx, "", meshConfigManifest); err != nil {
+	injector, err := injectorManifest(ctx)
+	if err != nil {
 		return nil, err
+	}
+	// istiod reads the injector's ConfigMap only at start-up: it must exist before.
+	if err := m.applyManifest(ctx, "", meshConfigManifest+"---\n"+injector); err != nil {
+		return nil, err
+	}
+	istiodEnv := []string{
+		"POD_NAMESPACE=istio-system", "POD_NAME=istiod-local", "REVISION=default",
+		"INJECTION_WEBHOOK_CONFIG_NAME=", "VALIDATION_WEBHOOK_CONFIG_NAME=", "ISTIOD_CUSTOM_HOST=localhost",
+		"PILOT_MAX_REQUESTS_PER_SECOND=1000",
+		// Ambient mode: workload discovery for ztunnel, and waypoints.
+		"PILOT_ENABLE_AMBIENT=true",
+	}
+	if opts.Fleet > 0 {
+		// ServiceEntries get addresses allocated (Istio's default since 1.25: ztunnel knows an
+		// external host only by the address its DNS proxy hands out), but the allocator's status
+		// writes make a push storm when a fleet's proxies are connected (RECIPES, scale).
+		istiodEnv = append(istiodEnv, "PILOT_ENABLE_IP_AUTOALLOCATE=false")
 	}
 	istiod, err := startProcess(opts.Dir, "istiod", filepath.Join(opts.Tools, "istiod"), []string{
 		"discovery", "--kubeconfig=" + m.Kubeconfig, "--meshConfig=/nonexistent", "--networksConfig=/nonexistent",
@@ -187,11 +205,7 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 		"--grpcAddr=127.0.0.1:" + itoa(istiodXDS), "--secureGRPCAddr=127.0.0.1:" + itoa(istiodP2),
 		"--monitoringAddr=127.0.0.1:" + itoa(istiodMon), "--ctrlz_port=" + itoa(ctrlz),
 		"--domain=cluster.local", "--clusterID=Kubernetes",
-	}, []string{
-		"POD_NAMESPACE=istio-system", "POD_NAME=istiod-local", "REVISION=default",
-		"INJECTION_WEBHOOK_CONFIG_NAME=", "VALIDATION_WEBHOOK_CONFIG_NAME=", "ISTIOD_CUSTOM_HOST=localhost",
-		"PILOT_MAX_REQUESTS_PER_SECOND=1000", "PILOT_ENABLE_IP_AUTOALLOCATE=false",
-	})
+	}, istiodEnv)
 	if err != nil {
 		return nil, err
 	}

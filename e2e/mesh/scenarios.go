@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ type Scenario struct {
 	Calls           []sidecar.Call
 	// Config is YAML applied in the namespace before the Deployment.
 	Config string
+	// Ambient puts the namespace in ambient mode: its pods have no istio-proxy container, the
+	// node's ztunnel (and the waypoints it picks) carries their calls.
+	Ambient bool
 	// Expect maps "HOST:PORT" to the disposition `kubectl egress inspect` must report.
 	Expect map[string]string
 }
@@ -203,6 +207,30 @@ spec:
 			},
 			Expect: map[string]string{"192.0.2.0/24": "bypassed", "httpbin.org:443": "passthrough"},
 		},
+		{
+			// Ambient mode, the way istio.io's ambient egress page sets it up: httpbin.org is
+			// registered in the namespace (ztunnel sends it straight out, to the address its DNS
+			// proxy hands out for it), www.wikipedia.org is registered in istio-egress, whose
+			// namespace uses that namespace's waypoint (ambientSharedManifest), and
+			// postman-echo.com is not registered at all: ztunnel passes it through, seen by IP.
+			Namespace: "demo-ambient", App: "cart", Replicas: 1, Ambient: true,
+			Calls: []sidecar.Call{
+				{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2},
+				{Host: "www.wikipedia.org", IP: "203.0.113.70", Port: 80, Scheme: "http", Path: "/wiki/Istio", Count: 2},
+				{Host: "postman-echo.com", IP: "203.0.113.60", Port: 80, Scheme: "http", Path: "/get", Count: 3},
+			},
+			Config: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin.org]
+  exportTo: ["."]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+`,
+			Expect: map[string]string{"httpbin.org:443": "registered", "www.wikipedia.org:80": "egress-waypoint", "203.0.113.60:80": "passthrough"},
+		},
 	}
 	if fleet > 0 {
 		s = append(s, Scenario{
@@ -287,17 +315,17 @@ spec:
 // istio-proxy container the way Istio's injector renders it and the calls its app makes, for
 // tests that need a workload of their own.
 func Workload(ns, app string, replicas int, calls []sidecar.Call) (string, error) {
-	return deployment(ns, app, replicas, nil, calls, false)
+	return deployment(ns, app, replicas, nil, calls, false, false)
 }
 
 // WorkloadAnnotated is Workload with pod annotations (proxy.istio.io/config, for instance).
 func WorkloadAnnotated(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call) (string, error) {
-	return deployment(ns, app, replicas, annotations, calls, false)
+	return deployment(ns, app, replicas, annotations, calls, false, false)
 }
 
 // deployment renders a Deployment whose pods carry an istio-proxy container the way Istio's
 // injector renders it.
-func deployment(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call, gateway bool) (string, error) {
+func deployment(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call, gateway, ambient bool) (string, error) {
 	ann := map[string]string{
 		"sidecar.istio.io/status":                 `{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],"imagePullSecrets":null,"revision":"default"}`,
 		"kubectl.kubernetes.io/default-container": app,
@@ -316,6 +344,14 @@ func deployment(ns, app string, replicas int, annotations map[string]string, cal
 		ann[CallsAnnotation] = string(b)
 	}
 	labels := map[string]string{"app": app, "security.istio.io/tlsMode": "istio", "service.istio.io/canonical-name": app}
+	if ambient {
+		// No injection: the app container alone, its traffic redirected to the node's ztunnel.
+		delete(ann, "sidecar.istio.io/status")
+		delete(ann, "prometheus.io/scrape")
+		delete(ann, "prometheus.io/port")
+		delete(ann, "prometheus.io/path")
+		delete(labels, "security.istio.io/tlsMode")
+	}
 	containers := fmt.Sprintf(`      - name: %s
         image: curlimages/curl:8.11.0
         command: [sleep, infinity]
@@ -330,6 +366,13 @@ func deployment(ns, app string, replicas int, annotations map[string]string, cal
         image: docker.io/istio/proxyv2:%s
         args: [istio-iptables, -p, "15001", -z, "15006", -u, "1337", -m, REDIRECT]
 `, IstioVersion)
+	if ambient {
+		initContainers = ""
+		containers = fmt.Sprintf(`      - name: %s
+        image: curlimages/curl:8.11.0
+        command: [sleep, infinity]
+`, app)
+	}
 	if gateway {
 		delete(ann, "sidecar.istio.io/status")
 		delete(ann, "kubectl.kubernetes.io/default-container")
@@ -371,16 +414,26 @@ spec:
 // workloads, so their sidecars' first configuration — the one their calls run against — is
 // the scenario's.
 func (m *Mesh) applyScenarios(ctx context.Context) error {
-	gw, err := deployment("istio-system", "istio-egressgateway", 1, nil, nil, true)
+	gw, err := deployment("istio-system", "istio-egressgateway", 1, nil, nil, true, false)
 	if err != nil {
 		return err
 	}
-	docs := []string{sharedManifest, gw}
+	docs := []string{sharedManifest, gw, ztunnelManifest}
 	for _, s := range Scenarios(m.opts.Fleet) {
-		labels, _ := json.Marshal(s.NamespaceLabels)
+		nsLabels := maps.Clone(s.NamespaceLabels)
+		if s.Ambient {
+			if nsLabels == nil {
+				nsLabels = map[string]string{}
+			}
+			nsLabels[DataplaneModeLabel] = "ambient"
+		}
+		labels, _ := json.Marshal(nsLabels)
 		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: %s}\n", s.Namespace, labels))
 	}
 	if err := m.applyManifest(ctx, "", strings.Join(docs, "\n---\n")); err != nil {
+		return err
+	}
+	if err := m.applyManifest(ctx, "", ambientSharedManifest); err != nil {
 		return err
 	}
 	for _, s := range Scenarios(m.opts.Fleet) {
@@ -398,7 +451,7 @@ func (m *Mesh) applyScenarios(ctx context.Context) error {
 		return err
 	}
 	for _, s := range Scenarios(m.opts.Fleet) {
-		d, err := deployment(s.Namespace, s.App, s.Replicas, s.PodAnnotations, s.Calls, false)
+		d, err := deployment(s.Namespace, s.App, s.Replicas, s.PodAnnotations, s.Calls, false, s.Ambient)
 		if err != nil {
 			return err
 		}
@@ -446,7 +499,7 @@ func (m *Mesh) waitGatewayListener(ctx context.Context, name string) error {
 
 // expectedPods is how many sidecar pods each namespace must have running before Up returns.
 func (m *Mesh) expectedPods() map[string]int {
-	want := map[string]int{"istio-system": 1}
+	want := map[string]int{"istio-system": 1, EgressNamespace: 1}
 	for _, s := range Scenarios(m.opts.Fleet) {
 		want[s.Namespace] += s.Replicas
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
+	"github.com/kubectl-egress/kubectl-egress/e2e/ztunnel"
 )
 
 var (
@@ -38,14 +40,22 @@ type Sidecars struct {
 	running map[string]*sidecar.Sidecar // by namespace/name
 	pods    map[string]*corev1.Pod      // the pod each stand-in serves
 	synced  map[string]bool
-	sem     chan struct{}
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// Ambient mode: the ztunnel stand-in of each node (and by its pod), the ambient pods each
+	// captured (namespace/name → pod UID), and ambient pods seen before their node's ztunnel.
+	ztunnels       map[string]*ztunnel.Ztunnel
+	ztunnelPods    map[string]*ztunnel.Ztunnel
+	ambient        map[string]string
+	pendingAmbient map[string][]*corev1.Pod
+	sem            chan struct{}
+	ctx            context.Context
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
 }
 
 func newSidecars(m *Mesh) *Sidecars {
-	return &Sidecars{m: m, running: map[string]*sidecar.Sidecar{}, pods: map[string]*corev1.Pod{}, synced: map[string]bool{}, sem: make(chan struct{}, 32)}
+	return &Sidecars{m: m, running: map[string]*sidecar.Sidecar{}, pods: map[string]*corev1.Pod{}, synced: map[string]bool{},
+		ztunnels: map[string]*ztunnel.Ztunnel{}, ztunnelPods: map[string]*ztunnel.Ztunnel{}, ambient: map[string]string{},
+		pendingAmbient: map[string][]*corev1.Pod{}, sem: make(chan struct{}, 32)}
 }
 
 // start watches the fake node's pods.
@@ -90,7 +100,17 @@ func (s *Sidecars) observe(ctx context.Context, p *corev1.Pod) {
 		s.forget(key)
 		return
 	}
-	if !hasProxy(p) || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+	if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+		return
+	}
+	if s.isAmbient(ctx, p) {
+		s.mu.Lock()
+		s.ctx = ctx
+		s.mu.Unlock()
+		s.capture(ctx, p)
+		return
+	}
+	if !hasProxy(p) {
 		return
 	}
 	s.mu.Lock()
@@ -107,7 +127,11 @@ func (s *Sidecars) observe(ctx context.Context, p *corev1.Pod) {
 		defer s.wg.Done()
 		s.sem <- struct{}{}
 		defer func() { <-s.sem }()
-		if err := s.run(ctx, p.DeepCopy()); err != nil {
+		run := s.run
+		if isZtunnelPod(p) {
+			run = s.startZtunnel
+		}
+		if err := run(ctx, p.DeepCopy()); err != nil {
 			s.m.opts.Log("sidecar stand-in for pod %s: %v", key, err)
 			s.mu.Lock()
 			delete(s.running, key)
@@ -133,8 +157,9 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 	logPath := filepath.Join(s.m.opts.Dir, "sidecars", p.Namespace+"_"+p.Name+".log")
 	sc, err := sidecar.Start(ctx, sidecar.Config{
 		Namespace: p.Namespace, Name: p.Name, IP: p.Status.PodIP, Labels: p.Labels,
-		Router:  p.Labels["istio"] == "egressgateway",
-		XDSAddr: s.m.XDSAddr, AdminAddr: "127.0.0.1:0", LogPath: logPath,
+		Router: p.Labels["istio"] == "egressgateway", Waypoint: isWaypointPod(p),
+		ServiceAccount: p.Spec.ServiceAccountName,
+		XDSAddr:        s.m.XDSAddr, AdminAddr: "127.0.0.1:0", LogPath: logPath,
 		AccessLogEncoding: "TEXT", IstioVersion: IstioVersion,
 		Calls: calls, ExcludedCIDRs: excluded, ProxyMetadata: proxyMetadata(p),
 		// Apps keep pooled connections open, so PassthroughCluster's original destinations stay
@@ -152,21 +177,57 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 	s.running[key] = sc
 	s.mu.Unlock()
 
-	_, portStr, err := net.SplitHostPort(sc.AdminAddr())
-	if err != nil {
+	if err := s.expose(ctx, p, map[int64]string{15000: sc.AdminAddr(), 15090: sc.AdminAddr()}, logPath); err != nil {
 		return err
 	}
-	port, err := strconv.ParseInt(portStr, 10, 64)
-	if err != nil {
-		return err
+	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	// The stand-in runs the pod's calls once, on its first synced configuration.
+	if err := sc.WaitSynced(syncCtx); err != nil {
+		return fmt.Errorf("no xDS from istiod: %w", err)
+	}
+	s.mu.Lock()
+	s.synced[key] = true
+	s.mu.Unlock()
+	if every := s.m.opts.ReplayEvery; every > 0 {
+		s.wg.Add(1)
+		go s.replayEvery(ctx, key, sc, every)
+	}
+	return nil
+}
+
+// expose tells kwok to forward the pod's ports to the stand-in's addresses and to serve the
+// stand-in's log as the istio-proxy container's log.
+func (s *Sidecars) expose(ctx context.Context, p *corev1.Pod, ports map[int64]string, logPath string) error {
+	key := p.Namespace + "/" + p.Name
+	byTarget := map[string][]any{}
+	var targets []string
+	for port, addr := range ports {
+		if byTarget[addr] == nil {
+			targets = append(targets, addr)
+		}
+		byTarget[addr] = append(byTarget[addr], port)
+	}
+	sort.Strings(targets)
+	var forwards []any
+	for _, addr := range targets {
+		_, portStr, err := net.SplitHostPort(addr)
+		if err != nil {
+			return err
+		}
+		port, err := strconv.ParseInt(portStr, 10, 64)
+		if err != nil {
+			return err
+		}
+		forwards = append(forwards, map[string]any{
+			"ports":  byTarget[addr],
+			"target": map[string]any{"address": "127.0.0.1", "port": port},
+		})
 	}
 	pf := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
 		"metadata": map[string]any{"name": p.Name, "namespace": p.Namespace},
-		"spec": map[string]any{"forwards": []any{map[string]any{
-			"ports":  []any{int64(15000), int64(15090)},
-			"target": map[string]any{"address": "127.0.0.1", "port": port},
-		}}},
+		"spec":     map[string]any{"forwards": forwards},
 	}}
 	logs := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs",
@@ -183,19 +244,6 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 		if err != nil {
 			return fmt.Errorf("failed to create kwok %s for pod %s: %w", obj.u.GetKind(), key, err)
 		}
-	}
-	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	// The stand-in runs the pod's calls once, on its first synced configuration.
-	if err := sc.WaitSynced(syncCtx); err != nil {
-		return fmt.Errorf("no xDS from istiod: %w", err)
-	}
-	s.mu.Lock()
-	s.synced[key] = true
-	s.mu.Unlock()
-	if every := s.m.opts.ReplayEvery; every > 0 {
-		s.wg.Add(1)
-		go s.replayEvery(ctx, key, sc, every)
 	}
 	return nil
 }
@@ -240,7 +288,17 @@ func proxyMetadata(p *corev1.Pod) map[string]string {
 }
 
 func (s *Sidecars) forget(key string) {
+	s.release(key)
 	s.mu.Lock()
+	if z := s.ztunnelPods[key]; z != nil {
+		delete(s.ztunnelPods, key)
+		for node, nz := range s.ztunnels {
+			if nz == z {
+				delete(s.ztunnels, node)
+			}
+		}
+		defer z.Close()
+	}
 	sc := s.running[key]
 	delete(s.running, key)
 	delete(s.synced, key)
@@ -317,7 +375,12 @@ func (s *Sidecars) stop() {
 	s.mu.Lock()
 	all := s.running
 	s.running = map[string]*sidecar.Sidecar{}
+	zs := s.ztunnelPods
+	s.ztunnelPods, s.ztunnels = map[string]*ztunnel.Ztunnel{}, map[string]*ztunnel.Ztunnel{}
 	s.mu.Unlock()
+	for _, z := range zs {
+		z.Close()
+	}
 	for _, sc := range all {
 		if sc != nil {
 			_ = sc.Close()

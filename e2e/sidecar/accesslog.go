@@ -239,3 +239,19 @@ func (w *accessLogWriter) write(ts time.Time, stream, text string) {
 func (w *accessLogWriter) agentLine(ts time.Time, level, msg string) {
 	w.write(ts, "stdout", ts.UTC().Format("2006-01-02T15:04:05.000000Z")+"\t"+level+"\t"+msg)
 }
+
+// ContainerLog is a container's log file in the CRI format kwok serves to `kubectl logs`, for
+// stand-ins of other proxies (ztunnel) that write their own lines.
+type ContainerLog struct{ w accessLogWriter }
+
+// OpenContainerLog opens (appends to) the log at path; an empty path writes nothing.
+func OpenContainerLog(path string) (*ContainerLog, error) {
+	l := &ContainerLog{w: accessLogWriter{path: path}}
+	return l, l.w.open()
+}
+
+// Write appends text (one container log line per line) to stream ("stdout" or "stderr").
+func (l *ContainerLog) Write(ts time.Time, stream, text string) { l.w.write(ts, stream, text) }
+
+// Close closes the file.
+func (l *ContainerLog) Close() error { return l.w.close() }

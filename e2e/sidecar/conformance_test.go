@@ -220,7 +220,7 @@ func TestAccessLogJSON(t *testing.T) {
 			sc := signatureCalls[tc.idx]
 			out := Route(loadSample(t, sc.sample), Flow{Call: sc.call, SourceIP: "10.0.0.1"}, testDNS, false)
 			sim := newTrafficSim(Config{Namespace: "demo", Name: "curl-0", IP: "10.0.0.1"}, newNodeInfo(Config{Namespace: "demo", Name: "curl-0", IP: "10.0.0.1"}), nil)
-			rec := sim.record(loadSample(t, sc.sample), sc.call, out, newFakeClock().Now())
+			rec := sim.record(loadSample(t, sc.sample), Flow{Call: sc.call, SourceIP: "10.0.0.1"}, out, newFakeClock().Now())
 			line, stream, ok := render(al, rec)
 			if !ok || stream != "stdout" {
 				t.Fatalf("render: ok=%t stream=%q", ok, stream)

@@ -16,7 +16,8 @@ const defaultIstioVersion = "1.31.1"
 
 // nodeInfo is the proxy's identity as pilot-agent would put it in Envoy's bootstrap.
 type nodeInfo struct {
-	role          string // "sidecar" or "router"
+	role          string // "sidecar", "router" or "waypoint"
+	account       string
 	ip            string
 	name          string
 	namespace     string
@@ -42,9 +43,13 @@ func newNodeInfo(cfg Config) *nodeInfo {
 		clusterID:     "Kubernetes",
 		labels:        map[string]string{},
 	}
-	if cfg.Router {
+	switch {
+	case cfg.Waypoint:
+		n.role = "waypoint"
+	case cfg.Router:
 		n.role = "router"
 	}
+	n.account = firstNonEmpty(cfg.ServiceAccount, "default")
 	if n.istioVersion == "" {
 		n.istioVersion = defaultIstioVersion
 	}
@@ -88,7 +93,7 @@ func (n *nodeInfo) metadata() *structpb.Struct {
 		"INSTANCE_IPS":          n.ip,
 		"WORKLOAD_NAME":         n.workload,
 		"OWNER":                 fmt.Sprintf("kubernetes://apis/v1/namespaces/%s/pods/%s", n.namespace, n.name),
-		"SERVICE_ACCOUNT":       "default",
+		"SERVICE_ACCOUNT":       n.account,
 		"MESH_ID":               "cluster.local",
 		"ENVOY_STATUS_PORT":     15021,
 		"ENVOY_PROMETHEUS_PORT": 15090,

@@ -34,6 +34,16 @@ type Flow struct {
 	Call
 	// SourceIP is the pod's IP (downstream remote address).
 	SourceIP string
+	// Source is the calling workload when it is not the proxy's own pod (a waypoint's client).
+	Source *Peer
+	// RealIP is what the app's DNS answered for Host when the connection goes to another
+	// address (a service address ztunnel's DNS proxy handed out).
+	RealIP string
+}
+
+// Peer is a workload as Istio's metrics label it.
+type Peer struct {
+	Workload, Namespace, CanonicalName, CanonicalRevision, Principal string
 }
 
 // Outcome is what Envoy does with a flow under a given config.
@@ -69,8 +79,61 @@ type Outcome struct {
 // dns resolves STRICT_DNS endpoints (simulated DNS); router is true for gateways, whose
 // listeners bind the port directly instead of capturing through virtualOutbound.
 func Route(snap *Snapshot, f Flow, dns map[string]string, router bool) Outcome {
+	return routeListener(snap, selectListener(snap, f, router), f, dns)
+}
+
+// RouteHBONE decides what a waypoint with config snap does with a connection ztunnel tunnelled
+// to it: f is the app's call to its original destination (the service address, the CONNECT
+// authority). The HBONE listener on port 15008 terminates the CONNECT and its route hands the
+// stream to an internal listener (main_internal), where the original destination picks the
+// filter chain.
+func RouteHBONE(snap *Snapshot, f Flow, dns map[string]string) Outcome {
+	var terminate *listenerv3.Listener
+	for _, l := range snap.Listeners {
+		if l.GetAddress().GetSocketAddress().GetPortValue() == hbonePort {
+			terminate = l
+		}
+	}
+	return routeListener(snap, internalListener(snap, terminate), f, dns)
+}
+
+// hbonePort is where waypoints and ztunnel accept HBONE (HTTP CONNECT over mTLS).
+const hbonePort = 15008
+
+// internalListener follows a listener's CONNECT route to the internal listener its cluster
+// points at (an envoy_internal_address endpoint), or nil.
+func internalListener(snap *Snapshot, l *listenerv3.Listener) *listenerv3.Listener {
+	for _, fc := range l.GetFilterChains() {
+		for _, flt := range fc.GetFilters() {
+			h := &hcmv3.HttpConnectionManager{}
+			if !flt.GetTypedConfig().MessageIs(h) || flt.GetTypedConfig().UnmarshalTo(h) != nil {
+				continue
+			}
+			for _, vh := range h.GetRouteConfig().GetVirtualHosts() {
+				for _, r := range vh.GetRoutes() {
+					if r.GetMatch().GetConnectMatcher() == nil {
+						continue
+					}
+					c := snap.Cluster(r.GetRoute().GetCluster())
+					for _, loc := range c.GetLoadAssignment().GetEndpoints() {
+						for _, ep := range loc.GetLbEndpoints() {
+							name := ep.GetEndpoint().GetAddress().GetEnvoyInternalAddress().GetServerListenerName()
+							for _, il := range snap.Listeners {
+								if name != "" && il.GetName() == name {
+									return il
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func routeListener(snap *Snapshot, l *listenerv3.Listener, f Flow, dns map[string]string) Outcome {
 	out := Outcome{ResponseFlags: "-", CodeDetails: "-"}
-	l := selectListener(snap, f, router)
 	if l == nil {
 		out.NoChain = true
 		out.ResponseFlags = "NR"
@@ -202,6 +265,9 @@ func inspect(l *listenerv3.Listener, f Flow) connInfo {
 // step the most specific matching chains win, chains without the criterion are the fallback,
 // and there is no backtracking.
 func matchFilterChain(l *listenerv3.Listener, c connInfo) *listenerv3.FilterChain {
+	if m := l.GetFilterChainMatcher(); m != nil {
+		return chainByMatcher(l, m, c)
+	}
 	cands := l.GetFilterChains()
 	steps := []func(*listenerv3.FilterChainMatch) (specific bool, score int, ok bool){
 		func(m *listenerv3.FilterChainMatch) (bool, int, bool) {
@@ -497,7 +563,7 @@ func resolveUpstream(snap *Snapshot, out *Outcome, f Flow, dns map[string]string
 		return
 	}
 	out.ServiceHost, out.ServiceName = istioService(c)
-	out.UpstreamTLS = c.GetTransportSocket().GetName() == "envoy.transport_sockets.tls"
+	out.UpstreamTLS = originatesTLS(c)
 	out.UpstreamHost = upstreamHost(snap, c, f, dns)
 	if out.UpstreamHost == "" {
 		out.ResponseFlags = "UH"

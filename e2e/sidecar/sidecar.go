@@ -48,6 +48,11 @@ type Config struct {
 	Labels              map[string]string
 	// Router makes this an egress gateway pod (node id "router~...").
 	Router bool
+	// Waypoint makes this an ambient waypoint (node id "waypoint~..."): it receives the
+	// connections ztunnel tunnels to it (AcceptHBONE) and calls nothing itself.
+	Waypoint bool
+	// ServiceAccount is the pod's service account; "default" when empty.
+	ServiceAccount string
 	// XDSAddr is istiod's plaintext gRPC xDS address, 127.0.0.1:PORT.
 	XDSAddr string
 	// AdminAddr is where to serve the admin API; port 0 picks a free port (see Sidecar.AdminAddr).
@@ -220,6 +225,21 @@ func (s *Sidecar) Replay(ctx context.Context) error {
 	s.traffic.replay(snap, s.stats, s.alog, s.clock)
 	return nil
 }
+
+// AcceptHBONE runs one connection a ztunnel tunnelled to this waypoint (HTTP CONNECT to port
+// 15008): f's IP and port are the CONNECT authority, the service address the app called, and
+// f.Source the calling workload. It records what the waypoint's Envoy would and says what
+// became of the connection.
+func (s *Sidecar) AcceptHBONE(f Flow) (Exchange, error) {
+	snap, err := s.state.snapshot()
+	if err != nil {
+		return Exchange{}, fmt.Errorf("pod %s/%s: %w", s.cfg.Namespace, s.cfg.Name, err)
+	}
+	return s.traffic.hbone(snap, f, s.stats, s.alog, s.clock()), nil
+}
+
+// IP is the pod's address.
+func (s *Sidecar) IP() string { return s.cfg.IP }
 
 // SetCalls replaces the app's calls; they run on the next Replay.
 func (s *Sidecar) SetCalls(calls []Call) { s.traffic.setCalls(calls) }

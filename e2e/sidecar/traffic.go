@@ -126,18 +126,49 @@ func (t *trafficSim) one(snap *Snapshot, c Call, stats *statStore, alog *accessL
 	if c.Scheme == "" {
 		c.Scheme = SchemeTCP
 	}
-	out := Route(snap, Flow{Call: c, SourceIP: t.node.ip}, t.dns, t.router)
-	rec := t.record(snap, c, out, now)
-	t.count(snap, c, out, rec, stats, now)
+	f := Flow{Call: c, SourceIP: t.node.ip}
+	_ = t.finish(snap, f, Route(snap, f, t.dns, t.router), stats, alog, now)
+}
+
+// hbone runs one connection a ztunnel tunnelled to this waypoint: f's IP and port are the
+// original destination (the CONNECT authority), f.SourceIP the app pod's.
+func (t *trafficSim) hbone(snap *Snapshot, f Flow, stats *statStore, alog *accessLogWriter, now time.Time) Exchange {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refreshStats(snap, stats, now)
+	if f.Scheme == "" {
+		f.Scheme = SchemeTCP
+	}
+	if f.Host != "" && f.RealIP != "" && net.ParseIP(f.Host) == nil {
+		t.dns[f.Host] = f.RealIP // the name resolves here as it did for the app's resolver
+	}
+	out := RouteHBONE(snap, f, t.dns)
+	rec := t.finish(snap, f, out, stats, alog, now)
+	return Exchange{Outcome: out, BytesFromClient: rec.bytesReceived, BytesToClient: rec.bytesSnt, Duration: time.Duration(rec.durationMS) * time.Millisecond}
+}
+
+// Exchange is what a waypoint did with one tunnelled connection, as the client's side sees it.
+type Exchange struct {
+	Outcome
+	BytesFromClient, BytesToClient int
+	Duration                       time.Duration
+}
+
+// finish records what Envoy records of a routed flow: stats, metrics and access-log lines.
+func (t *trafficSim) finish(snap *Snapshot, f Flow, out Outcome, stats *statStore, alog *accessLogWriter, now time.Time) *logRecord {
+	rec := t.record(snap, f, out, now)
+	t.count(snap, f, out, rec, stats, now)
 	for _, al := range out.accessLogs {
 		if line, stream, ok := render(al, rec); ok {
 			alog.write(now, stream, line)
 		}
 	}
+	return rec
 }
 
 // record fills in what the access log sees.
-func (t *trafficSim) record(snap *Snapshot, c Call, out Outcome, now time.Time) *logRecord {
+func (t *trafficSim) record(snap *Snapshot, f Flow, out Outcome, now time.Time) *logRecord {
+	c := f.Call
 	r := &logRecord{
 		start:                 now,
 		responseCode:          out.ResponseCode,
@@ -146,7 +177,7 @@ func (t *trafficSim) record(snap *Snapshot, c Call, out Outcome, now time.Time) 
 		upstreamServiceTimeMS: -1,
 		upstreamHost:          out.UpstreamHost,
 		downstreamLocal:       net.JoinHostPort(c.IP, strconv.Itoa(c.Port)),
-		downstreamRemote:      net.JoinHostPort(t.node.ip, strconv.Itoa(t.ephemeralPort())),
+		downstreamRemote:      net.JoinHostPort(f.SourceIP, strconv.Itoa(t.ephemeralPort())),
 		sni:                   out.SNI,
 		route:                 out.Route,
 	}
@@ -196,7 +227,7 @@ func (t *trafficSim) record(snap *Snapshot, c Call, out Outcome, now time.Time) 
 }
 
 // count updates cluster stats, upstream hosts and Istio standard metrics.
-func (t *trafficSim) count(snap *Snapshot, c Call, out Outcome, rec *logRecord, stats *statStore, now time.Time) {
+func (t *trafficSim) count(snap *Snapshot, f Flow, out Outcome, rec *logRecord, stats *statStore, now time.Time) {
 	if out.NoChain {
 		return
 	}
@@ -240,7 +271,7 @@ func (t *trafficSim) count(snap *Snapshot, c Call, out Outcome, rec *logRecord, 
 		return
 	}
 	if out.HTTP {
-		tags := t.metricTags(snap, out, rec.authority)
+		tags := t.metricTags(snap, f, out, rec.authority)
 		tags = append(tags,
 			tag{"request_protocol", "http"},
 			tag{"response_code", strconv.Itoa(out.ResponseCode)},
@@ -251,7 +282,7 @@ func (t *trafficSim) count(snap *Snapshot, c Call, out Outcome, rec *logRecord, 
 		stats.add(raw, prom, tags, 1)
 		return
 	}
-	tags := t.metricTags(snap, out, "")
+	tags := t.metricTags(snap, f, out, "")
 	tags = append(tags,
 		tag{"request_protocol", "tcp"},
 		tag{"response_flags", out.ResponseFlags},
@@ -269,8 +300,16 @@ func (t *trafficSim) count(snap *Snapshot, c Call, out Outcome, rec *logRecord, 
 
 // metricTags are the client-side (reporter=source) labels of Istio's stats filter, in its
 // order, up to destination_cluster.
-func (t *trafficSim) metricTags(snap *Snapshot, out Outcome, hostHeader string) []tag {
+func (t *trafficSim) metricTags(snap *Snapshot, f Flow, out Outcome, hostHeader string) []tag {
 	n := t.node
+	reporter := "source"
+	src := Peer{Workload: n.workload, Namespace: n.namespace, CanonicalName: n.canonicalName, CanonicalRevision: n.canonicalRev, Principal: "unknown"}
+	app, version := n.labels["app"], n.labels["version"]
+	if f.Source != nil {
+		// A waypoint reports as itself (Istio 1.22+) and names its client from peer metadata.
+		reporter, src = "waypoint", *f.Source
+		app, version = src.CanonicalName, src.CanonicalRevision
+	}
 	serviceHost, serviceName := hostHeader, hostHeader
 	switch {
 	case out.Route == "block_all":
@@ -286,14 +325,14 @@ func (t *trafficSim) metricTags(snap *Snapshot, out Outcome, hostHeader string) 
 	peer := endpointPeer(snap, out)
 	unknown := func(s string) string { return firstNonEmpty(s, "unknown") }
 	return []tag{
-		{"reporter", "source"},
-		{"source_workload", n.workload},
-		{"source_canonical_service", n.canonicalName},
-		{"source_canonical_revision", n.canonicalRev},
-		{"source_workload_namespace", n.namespace},
-		{"source_principal", "unknown"},
-		{"source_app", n.labels["app"]},
-		{"source_version", n.labels["version"]},
+		{"reporter", reporter},
+		{"source_workload", src.Workload},
+		{"source_canonical_service", src.CanonicalName},
+		{"source_canonical_revision", src.CanonicalRevision},
+		{"source_workload_namespace", src.Namespace},
+		{"source_principal", src.Principal},
+		{"source_app", app},
+		{"source_version", version},
 		{"source_cluster", n.clusterID},
 		{"destination_workload", unknown(peer.workload)},
 		{"destination_workload_namespace", unknown(peer.namespace)},
