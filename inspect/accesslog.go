@@ -169,7 +169,7 @@ func parseTextEntry(line []byte, e *AccessLogEntry) bool {
 		return false
 	}
 	q := -1
-	for i := 6; i+5 <= len(t); i++ {
+	for i := 8; i+5 <= len(t); i++ { // bytes received (q-4) comes after the flags (3)
 		if t[i].quoted && t[i+1].quoted && t[i+2].quoted && t[i+3].quoted && t[i+4].quoted {
 			q = i
 			break

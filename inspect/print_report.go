@@ -44,8 +44,8 @@ func printDocument(w io.Writer, doc any, what, format string) error {
 		if b, err = json.MarshalIndent(doc, "", "  "); err == nil {
 			b = append(b, '\n')
 		}
-	} else {
-		b, err = yaml.Marshal(doc)
+	} else if b, err = json.Marshal(doc); err == nil {
+		b, err = yaml.JSONToYAML(yamlReadableJSON(b))
 	}
 	if err != nil {
 		return fmt.Errorf("failed to encode the %s as %s: %w", what, strings.ToUpper(format), err)
