@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
@@ -92,7 +93,7 @@ func New(getter genericclioptions.RESTClientGetter, cfg Config) *Flow {
 }
 
 func (f *Flow) warnf(format string, args ...any) {
-	fmt.Fprintf(f.cfg.ErrOut, "Warning: "+format+"\n", args...)
+	warning.Printf(f.cfg.ErrOut, format, args...)
 }
 
 // Observe reads the proxies of the target pods once: their destinations tell the ports,

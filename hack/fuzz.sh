@@ -11,8 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 FUZZTIME=${FUZZTIME:-10m}
 # New-coverage inputs are minimized before fuzzing goes on; bound it, or a short run is spent
-# minimizing.
-FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-5s}
+# minimizing (each new-coverage input is, and early in a run most are).
+FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-200x}
 pkgs=("$@")
 if [[ ${#pkgs[@]} -eq 0 ]]; then
   mapfile -t pkgs < <(find . -name '*_fuzz_test.go' -not -path './.*' -printf '%h\n' | sort -u)

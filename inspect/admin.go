@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,10 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the whole URL; the admin API's is named once, by the caller
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("GET %s: no answer within the %s time cap (raise --admin-timeout)", path, a.Caps.Timeout)
 		}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,9 +47,11 @@ func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
 	}
 }
 
+// isRefused tells that nothing serves the admin port: the connection was refused or reset, or,
+// through a port-forward (which accepts locally, then fails to dial in the pod), closed before
+// any response (io.EOF). A body cut short (io.ErrUnexpectedEOF) is not a refusal.
 func isRefused(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "refused") || strings.Contains(s, "connection reset") || strings.Contains(s, "EOF")
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
 }
 
 // Fetcher reads a live pod's sidecar: its admin API through a port-forward and its access log

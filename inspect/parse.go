@@ -1,6 +1,9 @@
 package inspect
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,6 +19,8 @@ type Snapshot struct {
 	Pod Pod
 	// Errors are the fetch errors carried from Sources, then each source that failed to parse.
 	Errors []string
+	// failures are the sources that failed to parse, by what they are.
+	failures []parseFailure
 
 	config     *configView
 	node       nodeVersions
@@ -31,6 +36,12 @@ type Snapshot struct {
 	flows     []*logFlow
 	logCounts AccessLogCounts
 	logRead   bool
+}
+
+// parseFailure is one source that did not parse: what it is ("config dump") and why.
+type parseFailure struct {
+	what string
+	err  error
 }
 
 // nodeVersions are the versions the bootstrap node of a config dump carries.
@@ -65,8 +76,12 @@ func Parse(src Sources) (Snapshot, error) {
 		s.Errors = append(s.Errors, err.Error())
 	}
 	given, failed := 0, 0
-	fail := func(what string, err error) {
+	fail := func(what string, b []byte, err error) {
 		failed++
+		if p := jsonProblem(b); p != nil {
+			err = p
+		}
+		s.failures = append(s.failures, parseFailure{what: what, err: err})
 		s.Errors = append(s.Errors, fmt.Sprintf("failed to parse %s of pod %s: %v", what, pod, err))
 	}
 
@@ -81,7 +96,7 @@ func Parse(src Sources) (Snapshot, error) {
 		given++
 		p, err := ParseConfigDump(part.b)
 		if err != nil {
-			fail(part.what, err)
+			fail(part.what, part.b, err)
 			continue
 		}
 		pc.Merge(p)
@@ -93,7 +108,7 @@ func Parse(src Sources) (Snapshot, error) {
 		given++
 		var err error
 		if s.serverInfo, err = ParseServerInfo(src.ServerInfo); err != nil {
-			fail("server_info", err)
+			fail("server_info", src.ServerInfo, err)
 		}
 	}
 
@@ -104,7 +119,7 @@ func Parse(src Sources) (Snapshot, error) {
 		counts, err := ScanAccessLog(src.AccessLog, func(e *AccessLogEntry) { s.addEntry(flows, e) })
 		s.logCounts = counts
 		if err != nil {
-			fail("access log", err)
+			fail("access log", nil, err)
 		}
 	}
 
@@ -112,7 +127,7 @@ func Parse(src Sources) (Snapshot, error) {
 		given++
 		st, err := ParseStats(src.Stats)
 		if err != nil {
-			fail("stats", err)
+			fail("stats", src.Stats, err)
 			s.statsFailed = true
 		}
 		s.stats = &st
@@ -122,7 +137,7 @@ func Parse(src Sources) (Snapshot, error) {
 		given++
 		var err error
 		if s.hosts, err = ParseClusterStatus(src.Clusters); err != nil {
-			fail("/clusters", err)
+			fail("/clusters", src.Clusters, err)
 		}
 		s.hostsRead = s.hosts != nil
 	}
@@ -131,6 +146,34 @@ func Parse(src Sources) (Snapshot, error) {
 		return s, fmt.Errorf("no admin output of pod %s could be parsed", pod)
 	}
 	return s, nil
+}
+
+// failureSummary says why each source failed to parse: "config dump: …; stats: …".
+func (s Snapshot) failureSummary() string {
+	parts := make([]string, len(s.failures))
+	for i, f := range s.failures {
+		parts[i] = fmt.Sprintf("%s: %v", f.what, f.err)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// jsonProblem says where input that starts as JSON stops being JSON: cut short (a proxy
+// restarting mid-read, a capture cut by a size limit) or broken at a byte. It is nil for valid
+// JSON and for input that is not JSON at all (YAML, text), whose parser's own error says more.
+func jsonProblem(b []byte) error {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		return nil
+	}
+	var v struct{}
+	var se *json.SyntaxError
+	if err := json.Unmarshal(t, &v); !errors.As(err, &se) {
+		return nil
+	}
+	if se.Offset >= int64(len(bytes.TrimRight(t, " \t\r\n"))) {
+		return fmt.Errorf("the JSON stops at byte %d before it is complete (truncated?)", len(b))
+	}
+	return fmt.Errorf("not valid JSON at byte %d: %v", int64(len(b)-len(t))+se.Offset, se)
 }
 
 // addEntry adds one access-log entry to its flow. Inbound traffic never reaches the report, so

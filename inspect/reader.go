@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -154,19 +156,30 @@ func ReadFiles(paths []string, caps Caps, now time.Time) (Reading, error) {
 		return Reading{}, err
 	}
 	defer closeFn()
-	rep, err := Inspect(src, now)
+	s, err := Parse(src)
 	if err != nil {
-		return Reading{}, err
+		return Reading{}, fmt.Errorf("no admin output in --file %s could be parsed: %s", strings.Join(paths, ", "), s.failureSummary())
 	}
-	return readingOf(rep), nil
+	return readingOf(Classify(s, now)), nil
 }
 
-// ReadAdminURL reads one Envoy admin API reachable at url (--admin-url).
-func ReadAdminURL(ctx context.Context, url string, caps Caps, now time.Time) (Reading, error) {
-	src := Sources{Pod: Pod{Name: url}}
-	ReadAdmin(ctx, &HTTPAdmin{Base: url, Caps: caps, Client: http.DefaultClient}, &src)
+// ReadAdminURL reads one Envoy admin API reachable at rawURL (--admin-url). The URL is named in
+// the report and in errors without user information or query, which can hold credentials.
+func ReadAdminURL(ctx context.Context, rawURL string, caps Caps, now time.Time) (Reading, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Reading{}, fmt.Errorf("--admin-url must look like http://127.0.0.1:15000")
+	}
+	name := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}).String()
+	src := Sources{Pod: Pod{Name: name}}
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	ReadAdmin(ctx, &HTTPAdmin{Base: rawURL, Caps: caps, Client: client}, &src)
 	if len(src.Errors) > 0 && src.ConfigDump == nil && src.Listeners == nil && src.Clusters == nil && src.Stats == nil {
-		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", url, src.Errors[0])
+		if isRefused(src.Errors[0]) {
+			return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: nothing answers there; check the URL, and that its port-forward runs", name)
+		}
+		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", name, src.Errors[0])
 	}
 	rep, err := Inspect(src, now)
 	if err != nil {

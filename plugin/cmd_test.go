@@ -44,6 +44,12 @@ func TestCommands(t *testing.T) {
 		{"undo_host_and_all", append([]string{"undo", "httpbin.org", "--all"}, noCluster...)},
 		{"register_no_cluster", append([]string{"register", "httpbin.org", "--port", "443", "--protocol", "TLS", "--istio-version", "1.31", "--yes"}, noCluster...)},
 		{"inspect_no_cluster", append([]string{"inspect", "-n", "shop"}, noCluster...)},
+		{"inspect_file_truncated", []string{"inspect", "--file", filepath.Join("testdata", "truncated-config_dump.json")}},
+		{"inspect_admin_url_refused", []string{"inspect", "--admin-url", "http://127.0.0.1:1"}},
+		{"inspect_admin_url_not_a_url", []string{"inspect", "--admin-url", "localhost:15000"}},
+		{"verify_no_cluster", append([]string{"verify", "httpbin.org", "-n", "shop"}, noCluster...)},
+		{"list_no_cluster", append([]string{"list", "-n", "shop"}, noCluster...)},
+		{"undo_no_cluster", append([]string{"undo", "httpbin.org", "-n", "shop", "--yes"}, noCluster...)},
 	}
 	defer func(c func() time.Time) { clock = c }(clock)
 	clock = func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 )
 
 // InspectOptions is `kubectl egress inspect`.
@@ -171,8 +172,8 @@ func (o *InspectOptions) warnAccessLogOff(r inspect.Report) {
 			continue
 		}
 		seen[p.Namespace] = true
-		fmt.Fprintf(o.ErrOut, "warning: access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
-			p.Key(), p.AccessLoggingReason, p.EnableAccessLogging)
+		warning.Printf(o.ErrOut, "access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
+			p.Key(), p.AccessLoggingReason, strings.TrimSuffix(p.EnableAccessLogging, "\n"))
 	}
 }
 
@@ -233,7 +234,7 @@ func printSkipped(w io.Writer, skipped []inspect.Skipped) {
 func printPodErrors(w io.Writer, r inspect.Report) {
 	for _, p := range r.Pods {
 		for _, e := range p.Errors {
-			fmt.Fprintf(w, "Warning: %s\n", e)
+			warning.Printf(w, "%s", e)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func Execute(streams genericiooptions.IOStreams, args []string) int {
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	err := cmd.Execute()
+	err := unreachableError(cmd.Execute())
 	switch {
 	case err == nil:
 		return 0
