@@ -147,19 +147,28 @@ func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, 
 type Progress func(done, total int)
 
 // InspectPods fetches and inspects pods concurrently (at most concurrency at once). A pod that
-// fails is still in the result, with its errors: one failing pod never hides the others.
+// fails is still in the result, with its errors: one failing pod never hides the others. When
+// ctx is cancelled (an interrupt), no more pods are started, and only the pods read whole before
+// it are in the result: a pod cut mid-read would report the interrupt as its own failure.
 func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency int, now time.Time, progress Progress) []PodReport {
 	if concurrency < 1 {
 		concurrency = 1
 	}
 	reports := make([]PodReport, len(pods))
+	whole := make([]bool, len(pods))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
 	for i := range pods {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -172,7 +181,7 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 			if err := finish(); err != nil {
 				rep.Errors = append(rep.Errors, err.Error())
 			}
-			reports[i] = rep
+			reports[i], whole[i] = rep, ctx.Err() == nil
 			if progress != nil {
 				mu.Lock()
 				done++
@@ -182,7 +191,16 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 		}()
 	}
 	wg.Wait()
-	return reports
+	if ctx.Err() == nil {
+		return reports
+	}
+	var read []PodReport
+	for i, rep := range reports {
+		if whole[i] {
+			read = append(read, rep)
+		}
+	}
+	return read
 }
 
 // ErrNoSources is returned when --file was given nothing usable.

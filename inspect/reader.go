@@ -60,6 +60,8 @@ type Reading struct {
 	Pods    []PodReport
 	Skipped []Skipped
 	Report  Report
+	// Unread counts the target pods an interrupt left unread; they are not in Pods.
+	Unread int
 }
 
 // Failed counts the pods that could not be read whole.
@@ -137,7 +139,7 @@ func (r *Reader) Read(ctx context.Context, scope Scope) (Reading, error) {
 // ReadTargets reads pods already resolved.
 func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
 	pods := InspectPods(ctx, r.fetcher(), t.Pods, r.config.Concurrency, r.now(), r.Progress)
-	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods)}
+	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods), Unread: len(t.Pods) - len(pods)}
 }
 
 func (r *Reader) fetcher() *Fetcher {

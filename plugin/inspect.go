@@ -154,6 +154,10 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	printSkipped(o.ErrOut, reading.Skipped)
 	o.warnAccessLogOff(reading.Report)
 	printPodErrors(o.ErrOut, reading.Report)
+	if ctx.Err() != nil {
+		read := len(reading.Pods)
+		return fmt.Errorf("%w: the report covers the %d of %d pods read before the interrupt", ErrInterrupted, read, read+reading.Unread)
+	}
 	if failed := reading.Failed(); failed > 0 {
 		return fmt.Errorf("%w: %d of %d pods", ErrPartial, failed, len(reading.Report.Pods))
 	}
