@@ -42,7 +42,7 @@ type terminal struct {
 func startTerminal(t *testing.T, args ...string) *terminal {
 	t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "COLUMNS=", "LINES=")
+	cmd.Env = append(pluginEnv(), "TERM=xterm-256color", "COLUMNS=", "LINES=")
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
 	if err != nil {
 		t.Fatalf("starting %s in a pty: %v", strings.Join(args, " "), err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -32,14 +33,16 @@ var adminReads = []struct {
 }
 
 // ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
-// what it was for, and the other reads go on: a partial report beats none.
+// what it was for, and the other reads go on: a partial report beats none. A refusal or a read
+// that got no answer in time ends the reads: the others would fail the same way, one time cap
+// each.
 func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
 	for _, r := range adminReads {
 		b, err := admin.Get(ctx, "/"+r.path)
 		if err != nil {
 			src.Errors = append(src.Errors, err)
-			if isRefused(err) {
-				return // the rest would fail the same way
+			if isRefused(err) || errors.Is(err, errNoAnswer) || errors.Is(err, errIncomplete) {
+				return
 			}
 			continue
 		}
@@ -85,7 +88,7 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 	stop()
 	src.ConfigDump, src.Listeners, src.Routes = raw.ConfigDump, raw.Listeners, raw.Routes
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
-	for _, e := range raw.Errors {
+	for _, e := range sameReason(raw.Errors) {
 		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))
 	}
 	logs, err := f.openLog(ctx, pod)
@@ -114,6 +117,33 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// readsError is reads of one admin API that failed alike: "GET /clusters, /stats: …".
+type readsError struct {
+	paths  []string
+	reason string
+	first  error
+}
+
+func (e *readsError) Error() string { return "GET " + strings.Join(e.paths, ", ") + ": " + e.reason }
+func (e *readsError) Unwrap() error { return e.first }
+
+// sameReason joins admin read errors that differ only in the read ("GET PATH: reason") into one,
+// so a proxy that fails every read the same way (a 2 GiB body each time) is one line.
+func sameReason(errs []error) []error {
+	if len(errs) < 2 {
+		return errs
+	}
+	joined := &readsError{first: errs[0]}
+	for _, err := range errs {
+		path, reason, ok := strings.Cut(strings.TrimPrefix(err.Error(), "GET "), ": ")
+		if !ok || joined.reason != "" && reason != joined.reason {
+			return errs
+		}
+		joined.paths, joined.reason = append(joined.paths, path), reason
+	}
+	return []error{joined}
 }
 
 func adminError(pod *corev1.Pod, port int, err error) error {

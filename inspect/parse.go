@@ -66,9 +66,9 @@ type flowKey struct {
 	http                                            bool
 }
 
-// Parse reads every source of one proxy. A source that fails to parse is named in the
-// snapshot's Errors and the rest is still read; the error is non-nil only when sources were
-// given and none of them could be read.
+// Parse reads every source of one proxy. The sources that fail to parse are named in one line
+// of the snapshot's Errors and the rest is still read; the error is non-nil, and that line, only
+// when sources were given and none of them could be read.
 func Parse(src Sources) (Snapshot, error) {
 	pod := src.Pod.Key()
 	s := Snapshot{Pod: src.Pod}
@@ -80,9 +80,10 @@ func Parse(src Sources) (Snapshot, error) {
 		failed++
 		if p := jsonProblem(b); p != nil {
 			err = p
+		} else if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '<' {
+			err = errors.New("an HTML or XML page, not Envoy's output")
 		}
 		s.failures = append(s.failures, parseFailure{what: what, err: err})
-		s.Errors = append(s.Errors, fmt.Sprintf("failed to parse %s of pod %s: %v", what, pod, err))
 	}
 
 	pc := &ProxyConfig{}
@@ -142,8 +143,12 @@ func Parse(src Sources) (Snapshot, error) {
 		s.hostsRead = s.hosts != nil
 	}
 
-	if given > 0 && failed == given {
-		return s, fmt.Errorf("no admin output of pod %s could be parsed", pod)
+	switch {
+	case given > 0 && failed == given:
+		return s, fmt.Errorf("no admin output of pod %s could be parsed (%s): is this Envoy's admin API? if proxyAdminPort was changed, pass --admin-port",
+			pod, s.failureSummary())
+	case failed > 0:
+		s.Errors = append(s.Errors, fmt.Sprintf("failed to parse part of the admin output of pod %s (%s): run again; if it persists, save the outputs and try --file", pod, s.failureSummary()))
 	}
 	return s, nil
 }

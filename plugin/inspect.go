@@ -148,6 +148,9 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(reading.Pods) == 0 && len(reading.Skipped) > 0 && ctx.Err() == nil {
+		return nothingReadable(reading.Skipped)
+	}
 	if err := o.print(reading.Report); err != nil {
 		return err
 	}
@@ -225,6 +228,24 @@ func (o *InspectOptions) print(r inspect.Report) error {
 		return inspect.PrintPods(o.Out, r)
 	}
 	return inspect.PrintReport(o.Out, r, o.Output)
+}
+
+// nothingReadable is the error of a scope whose every pod was skipped: the first one's reason,
+// with what to do about it.
+func nothingReadable(skipped []inspect.Skipped) error {
+	s := skipped[0]
+	what := fmt.Sprintf("pod %s: %s", s.Pod.Key(), s.Reason)
+	if len(skipped) > 1 {
+		what = fmt.Sprintf("none of the %d matching pods can be read (%s, …)", len(skipped), what)
+	}
+	todo := "pick pods that run a sidecar"
+	switch {
+	case strings.HasPrefix(s.Reason, "not running"), s.Reason == "terminating":
+		todo = "wait until it runs (kubectl get pod " + s.Pod.Name + " -n " + s.Pod.Namespace + "), or pick a running pod"
+	case strings.Contains(s.Reason, "sidecar"):
+		todo = "inject one (label the namespace istio-injection=enabled, then restart the pod), or pick a pod that has one"
+	}
+	return fmt.Errorf("%s: %s", what, todo)
 }
 
 // printSkipped says which matched pods were not read, and why.
