@@ -6,14 +6,20 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 )
 
-// unreachableError turns client-go's raw failure to reach the API server (`Get
-// "https://HOST/api?timeout=32s": dial tcp HOST: connect: connection refused`) into one line
-// that names the server and the way out. Other errors are returned as they are.
+// unreachableError turns what stops a command before its first answer from the API server into
+// one line that names the server or the credential, and the way out: client-go's raw `Get
+// "https://HOST/api?timeout=32s": dial tcp HOST: connect: connection refused`, or crypto/tls on
+// a kubeconfig's client key. Other errors are returned as they are.
 func unreachableError(err error) error {
 	var ue *url.Error
+	if err != nil && strings.HasPrefix(err.Error(), "tls: ") {
+		// crypto/tls on the kubeconfig's client certificate and key, before any request.
+		return fmt.Errorf("the kubeconfig's client certificate or key cannot be used (%v): check --context and --kubeconfig", err)
+	}
 	if !errors.As(err, &ue) {
 		return err
 	}

@@ -50,6 +50,8 @@ func TestCommands(t *testing.T) {
 		{"verify_no_cluster", append([]string{"verify", "httpbin.org", "-n", "shop"}, noCluster...)},
 		{"list_no_cluster", append([]string{"list", "-n", "shop"}, noCluster...)},
 		{"undo_no_cluster", append([]string{"undo", "httpbin.org", "-n", "shop", "--yes"}, noCluster...)},
+		{"inspect_no_cluster_token", append([]string{"inspect", "-n", "shop", "--token", "s3cr3t-t0ken-never-printed"}, noCluster...)},
+		{"inspect_bad_client_key", []string{"inspect", "-n", "shop", "--kubeconfig", filepath.Join("testdata", "cmd", "kubeconfig-client-key")}},
 	}
 	defer func(c func() time.Time) { clock = c }(clock)
 	clock = func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }
@@ -60,6 +62,12 @@ func TestCommands(t *testing.T) {
 			got := fmt.Sprintf("$ kubectl egress %s\nexit: %d\n--- stdout\n%s--- stderr\n%s",
 				strings.Join(tt.args, " "), code, out.String(), errOut.String())
 			golden.Check(t, filepath.Join("testdata", "cmd", tt.name+".golden"), []byte(got))
+			// Errors never echo a credential: the token above, the client key's bytes (decoded or not).
+			for _, secret := range []string{"s3cr3t-t0ken", "SECRET-KEY", "U0VDUkVULUtFWS"} {
+				if strings.Contains(out.String()+errOut.String(), secret) {
+					t.Errorf("the output shows a credential (%s)", secret)
+				}
+			}
 		})
 	}
 }
