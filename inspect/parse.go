@@ -56,10 +56,15 @@ type logFlow struct {
 
 	entries                  int64
 	codes                    map[int]int64
+	requests                 map[string]int64 // "METHOD PATH?QUERY", at most maxRequestsPerFlow
 	flags                    map[string]int64
 	bytesReceived, bytesSent int64
 	lastSeen                 time.Time
 }
+
+// maxRequestsPerFlow bounds the distinct request paths kept per flow: enough to tell what an
+// app calls, never a log's worth.
+const maxRequestsPerFlow = 8
 
 type flowKey struct {
 	cluster, route, sni, authority, downstreamLocal string
@@ -197,6 +202,15 @@ func (s *Snapshot) addEntry(flows map[flowKey]*logFlow, e *AccessLogEntry) {
 		s.flows = append(s.flows, f)
 	}
 	f.entries++
+	if f.http && e.Path != "" {
+		key := e.Method + " " + e.Path
+		if f.requests == nil {
+			f.requests = map[string]int64{}
+		}
+		if _, seen := f.requests[key]; seen || len(f.requests) < maxRequestsPerFlow {
+			f.requests[key]++
+		}
+	}
 	if f.http && e.ResponseCode != 0 {
 		if f.codes == nil {
 			f.codes = map[int]int64{}

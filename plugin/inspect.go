@@ -32,6 +32,7 @@ type InspectOptions struct {
 	Endpoints bool
 	Pods      bool
 	All       bool
+	ShowPaths bool
 
 	now func() time.Time
 	genericiooptions.IOStreams
@@ -91,6 +92,7 @@ or bypassed, and the fix it recommends.`,
 	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
 	fs.BoolVar(&o.Pods, "pods", o.Pods, "Print each proxy's facts (Istio version, outbound mode, access logging, exclusions) instead of destinations")
 	fs.BoolVar(&o.All, "all", o.All, "With --clusters or --endpoints: every cluster, not only egress ones")
+	fs.BoolVar(&o.ShowPaths, "show-paths", o.ShowPaths, "Show the HTTP request paths and query strings the access logs name (-o json|yaml|wide); off by default, as they can hold tokens")
 	return cmd
 }
 
@@ -217,6 +219,9 @@ func (o *InspectOptions) progress() inspect.Progress {
 }
 
 func (o *InspectOptions) print(r inspect.Report) error {
+	if !o.ShowPaths {
+		r = r.WithoutRequests()
+	}
 	switch {
 	case o.Output == "json" || o.Output == "yaml":
 		return inspect.PrintReport(o.Out, r, o.Output)
