@@ -23,8 +23,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+# The unit tests hold the parsers to istioctl's reading of the same captures: istioctl is built
+# once (cached like the mesh's tools) before they run.
 unit:
-	$(GO) test -count=1 -timeout 30m ./...
+	KUBECTL_EGRESS_ISTIOCTL=$$(hack/istioctl.sh) $(GO) test -count=1 -timeout 30m ./...
 
 # Every fuzz target (inspect/*_fuzz_test.go: each parser of proxy output and saved files), one
 # after the other on one core, FUZZTIME each; a crash is left in testdata/fuzz/ as a regression

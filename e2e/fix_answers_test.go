@@ -100,3 +100,38 @@ func TestRouteViaGatewayObservedHTTP(t *testing.T) {
 		t.Fatalf("verify %s: exit %d, missing: %s\n%s", host, code, missingText(v), stderr)
 	}
 }
+
+// Connection settings on a fix: the API server and Istio accept the DestinationRule, istiod
+// renders them into the host's cluster, inspect shows them, verify's limits check passes, and
+// undo removes them.
+func TestRegisterTrafficPolicy(t *testing.T) {
+	const ns, host = "fix-limits", "api.github.com"
+	_, sc := startApp(t, ns, "app", "", []sidecar.Call{{Host: host, IP: "203.0.113.51", Port: 443, Scheme: "https", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, host, 443, inspect.DispositionPassthrough)
+
+	out, stderr := mustEgress(t, "register", host, "-n", ns, "--yes", "--connect-timeout", "3s", "--max-connections", "50",
+		"--outlier-detection", "consecutive5xx=5,interval=10s,baseEjectionTime=30s,maxEjectionPercent=100")
+	wantLines(t, "register with limits", out,
+		"serviceentry.networking.istio.io/egress-api-github-com created",
+		"destinationrule.networking.istio.io/egress-api-github-com created")
+	if !strings.Contains(stderr, "outlier detection on api.github.com, whose one endpoint is its DNS name") {
+		t.Errorf("no warning about outlier detection on one endpoint:\n%s", stderr)
+	}
+	dispositionAfterReplay(t, ns, sc, host, 443, inspect.DispositionRegistered)
+	want := inspect.ClusterLimits{ConnectTimeout: "3s", MaxConnections: 50, Consecutive5xx: 5, OutlierInterval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 100}
+	eventually(t, 30*time.Second, "the limits on the cluster", func() error {
+		c := clusterOf(t, ns, "outbound|443||"+host)
+		if c == nil || c.Limits == nil || *c.Limits != want {
+			return fmt.Errorf("cluster %+v", c)
+		}
+		return nil
+	})
+	v, stderr, code := verifyJSON(t, host, "-n", ns, "--wait", "30s", "--interval", "1s")
+	if code != 0 || checkStatus(v, inspect.CheckLimits) != inspect.CheckPass {
+		t.Fatalf("verify: exit %d, limits %s, missing: %s\n%s", code, checkStatus(v, inspect.CheckLimits), missingText(v), stderr)
+	}
+	out, _ = mustEgress(t, "undo", host, "-n", ns, "--yes")
+	if n := strings.Count(out, " deleted\n"); n != 2 {
+		t.Errorf("undo deleted %d objects:\n%s", n, out)
+	}
+}

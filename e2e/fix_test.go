@@ -424,8 +424,8 @@ func TestFixOnTerminal(t *testing.T) {
 	out, err := onTerminal(t, "n\n", args...)
 	for _, w := range []string{
 		"Plan for namespace fix-terminal (1 object):",
-		"OBJECT                                                      NAMESPACE      HOST              FIX        ACTION",
-		"serviceentry.networking.istio.io/egress-api-example-net    fix-terminal   api.example.net   register   create",
+		"OBJECT                                                    NAMESPACE      HOST              FIX        ACTION",
+		"serviceentry.networking.istio.io/egress-api-example-net   fix-terminal   api.example.net   register   create",
 		"Diff against the live objects (server-side dry run):",
 		"--- live/fix-terminal/serviceentry.networking.istio.io/egress-api-example-net",
 		"+++ planned/fix-terminal/serviceentry.networking.istio.io/egress-api-example-net",

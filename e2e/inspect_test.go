@@ -42,30 +42,38 @@ func destinationKey(d inspect.Destination) string {
 // `kubectl egress inspect -A` reports each scenario's hosts with the expected disposition.
 func TestInspectAllNamespaces(t *testing.T) {
 	r := inspectJSON(t, "-A")
-	byNS := map[string]map[string]string{}
+	// By namespace and app: one namespace may hold two scenarios' workloads (demo-locked).
+	byApp := map[string]map[string]string{}
 	for _, d := range r.Destinations {
 		for _, p := range d.Pods {
-			ns := p[:strings.Index(p, "/")]
-			if byNS[ns] == nil {
-				byNS[ns] = map[string]string{}
+			for _, s := range mesh.Scenarios(0) {
+				if strings.HasPrefix(p, s.Namespace+"/"+s.App+"-") {
+					k := s.Namespace + "/" + s.App
+					if byApp[k] == nil {
+						byApp[k] = map[string]string{}
+					}
+					byApp[k][destinationKey(d)] = string(d.Disposition)
+				}
 			}
-			byNS[ns][destinationKey(d)] = string(d.Disposition)
 		}
 	}
 	for _, s := range mesh.Scenarios(0) {
-		t.Run(s.Namespace, func(t *testing.T) {
+		t.Run(s.Namespace+"/"+s.App, func(t *testing.T) {
+			k := s.Namespace + "/" + s.App
 			got := map[string]string{}
-			for k := range s.Expect {
-				got[k] = byNS[s.Namespace][k]
+			for dest := range s.Expect {
+				got[dest] = byApp[k][dest]
 			}
 			if diff := cmp.Diff(s.Expect, got); diff != "" {
-				t.Errorf("dispositions (-want +got):\n%s\nall seen in %s: %v", diff, s.Namespace, byNS[s.Namespace])
+				t.Errorf("dispositions (-want +got):\n%s\nall seen by %s: %v", diff, k, byApp[k])
 			}
 		})
 	}
 	modes := map[string]string{}
 	for _, p := range r.Pods {
-		modes[p.Namespace] = p.OutboundMode
+		if p.Workload != "deploy/ledger" { // demo-locked's workload with its own ALLOW_ANY Sidecar
+			modes[p.Namespace] = p.OutboundMode
+		}
 	}
 	if modes["demo-locked"] != inspect.ModeRegistryOnly || modes["demo-passthrough"] != inspect.ModeAllowAny {
 		t.Errorf("outbound modes from the proxies' listeners: %v", modes)

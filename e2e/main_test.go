@@ -59,7 +59,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	start := time.Now()
-	lm, err = mesh.Up(ctx, mesh.Options{Dir: filepath.Join(dir, "mesh"), Tools: tools, Log: func(f string, a ...any) {
+	lm, err = mesh.Up(ctx, mesh.Options{Dir: filepath.Join(dir, "mesh"), Tools: tools, ReplayEvery: 10 * time.Second, Log: func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, "localmesh: "+f+"\n", a...)
 	}})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,7 @@ type Config struct {
 	ExportTo     []string
 	Force        bool
 	Route        remedy.RoutePolicy
+	Traffic      remedy.TrafficPolicy
 	DryRun       remedy.DryRun
 	// WriteYAML writes the manifests to Out and applies nothing (-o yaml).
 	WriteYAML bool
@@ -90,6 +92,13 @@ func New(getter genericclioptions.RESTClientGetter, cfg Config) *Flow {
 		cfg.DryRun = remedy.DryRunNone
 	}
 	return &Flow{cfg: cfg, getter: getter}
+}
+
+func (f *Flow) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 func (f *Flow) warnf(format string, args ...any) {
@@ -140,7 +149,7 @@ func (f *Flow) observe(ctx context.Context) (Observation, error) {
 		return obs, err
 	}
 	reading := r.ReadTargets(ctx, t)
-	obs.Report, obs.Skipped = reading.Report, reading.Skipped
+	obs.Report, obs.Pods, obs.Skipped = reading.Report, reading.Pods, reading.Skipped
 	for _, p := range reading.Report.Pods {
 		for _, e := range p.Errors {
 			f.warnf("%s", e)
@@ -211,18 +220,7 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 	if f.obs != nil {
 		obs = *f.obs
 	}
-	istio := f.cfg.IstioVersion
-	if !istio.Known() {
-		istio = obs.IstioVersion()
-	}
-	target := remedy.Target{
-		Namespace:  f.cfg.Namespace,
-		ExportTo:   f.cfg.ExportTo,
-		Istio:      istio,
-		APIVersion: f.applier.APIVersion(),
-		Force:      f.cfg.Force,
-		Route:      f.cfg.Route,
-	}
+	target := f.target()
 	for _, req := range reqs {
 		in := Inputs{Target: target, Observation: obs, Existing: ex}
 		if req.Fix == inspect.FixEgressGateway {
@@ -245,7 +243,31 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 		}
 		plans = append(plans, p)
 	}
+	if slices.ContainsFunc(reqs, func(r Request) bool { return r.Lock }) && len(plans) > 0 {
+		lock, err := remedy.PlanGatewayLock(target, ex)
+		if err != nil {
+			return nil, nil, err
+		}
+		plans = append(plans, lock)
+	}
 	return plans, refused, nil
+}
+
+// target is what every plan of the run shares; the applier must be connected.
+func (f *Flow) target() remedy.Target {
+	istio := f.cfg.IstioVersion
+	if !istio.Known() && f.obs != nil {
+		istio = f.obs.IstioVersion()
+	}
+	return remedy.Target{
+		Namespace:  f.cfg.Namespace,
+		ExportTo:   f.cfg.ExportTo,
+		Istio:      istio,
+		APIVersion: f.applier.APIVersion(),
+		Force:      f.cfg.Force,
+		Route:      f.cfg.Route,
+		Traffic:    f.cfg.Traffic,
+	}
 }
 
 // Fix is the whole flow for requests: observe when they leave something for the proxies to

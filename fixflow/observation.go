@@ -13,6 +13,8 @@ import (
 // callers of each host, and the Istio version they run. Its zero value observed nothing.
 type Observation struct {
 	Report inspect.Report
+	// Pods are each proxy's own report (with its pod's labels), for what is judged per workload.
+	Pods []inspect.PodReport
 	// Skipped are the pods that matched but have no sidecar to read, with the reason.
 	Skipped []inspect.Skipped
 	// Read tells whether the proxies were read at all (false when the flags said everything).

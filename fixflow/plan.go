@@ -28,6 +28,9 @@ type Request struct {
 	Gateway string
 	// GatewayTLSOrigination makes the egress gateway originate TLS.
 	GatewayTLSOrigination bool
+	// Lock (route-via-gateway --lock) also writes the NetworkPolicy that lets the namespace's
+	// pods leave the cluster only through the egress gateway.
+	Lock bool
 }
 
 // NormalizedHost is the host as the objects name it: lower case, no trailing dot.

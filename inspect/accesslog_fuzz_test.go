@@ -22,7 +22,7 @@ func FuzzAccessLog(f *testing.F) {
 		`[`+"\n"+`{`+"\n",
 	)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		counts, err := ScanAccessLog(bytes.NewReader(b), func(e *AccessLogEntry) {})
+		counts, err := ScanAccessLog(bytes.NewReader(b), nil, func(e *AccessLogEntry) {})
 		if err == nil && counts.Lines != counts.Entries+counts.Skipped {
 			t.Fatalf("lines %d != entries %d + skipped %d", counts.Lines, counts.Entries, counts.Skipped)
 		}

@@ -111,8 +111,11 @@ func TestAccessLogSamples(t *testing.T) {
 	tests := []struct {
 		file string
 		want []AccessLogEntry
+		// format is the default format that reads the sample.
+		format string
 	}{{
-		file: "accesslog-text-istioio-access-log-task.txt",
+		file:   "accesslog-text-istioio-access-log-task.txt",
+		format: "Istio 1.9+ TEXT",
 		want: []AccessLogEntry{{
 			StartTime: mustTime("2020-11-25T21:26:18.409Z"), Method: "GET", Path: "/status/418", Protocol: "HTTP/1.1",
 			ResponseCode: 418, ResponseCodeDetails: "via_upstream", BytesSent: 135, Duration: 4, UserAgent: "curl/7.73.0-DEV",
@@ -127,7 +130,8 @@ func TestAccessLogSamples(t *testing.T) {
 			RequestedServerName: "outbound_.8000_._.httpbin.foo.svc.cluster.local", RouteName: "default",
 		}},
 	}, {
-		file: "accesslog-text-istioio-egress-control-task.txt",
+		file:   "accesslog-text-istioio-egress-control-task.txt",
+		format: "Istio 1.0-1.2 TEXT",
 		want: []AccessLogEntry{{
 			StartTime: mustTime("2019-01-24T12:17:11.640Z"), Method: "GET", Path: "/headers", Protocol: "HTTP/1.1",
 			ResponseCode: 200, BytesSent: 599, Duration: 214, UserAgent: "curl/7.60.0", Authority: "httpbin.org",
@@ -142,14 +146,14 @@ func TestAccessLogSamples(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			var got []AccessLogEntry
-			counts, err := ScanAccessLog(bytes.NewReader(readSample(t, tt.file)), func(e *AccessLogEntry) { got = append(got, *e) })
+			counts, err := ScanAccessLog(bytes.NewReader(readSample(t, tt.file)), nil, func(e *AccessLogEntry) { got = append(got, *e) })
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("entries mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(AccessLogCounts{Lines: len(tt.want), Entries: len(tt.want)}, counts); diff != "" {
+			if diff := cmp.Diff(AccessLogCounts{Lines: len(tt.want), Entries: len(tt.want), Formats: []string{tt.format}}, counts); diff != "" {
 				t.Errorf("counts mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -164,18 +168,90 @@ func TestScanAccessLogSkipsOtherLines(t *testing.T) {
 		`[2024-05-01 10:00:00.000][15][warning][config] closed`,
 	}, "\n")
 	n := 0
-	counts, err := ScanAccessLog(strings.NewReader(log), func(*AccessLogEntry) { n++ })
+	counts, err := ScanAccessLog(strings.NewReader(log), nil, func(*AccessLogEntry) { n++ })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(AccessLogCounts{Lines: 3, Entries: 1, Skipped: 2}, counts); diff != "" || n != 1 {
+	if diff := cmp.Diff(AccessLogCounts{Lines: 3, Entries: 1, Skipped: 2, Formats: []string{"Istio 1.9+ TEXT"}}, counts); diff != "" || n != 1 {
 		t.Errorf("counts mismatch (-want +got):\n%s (callbacks %d)", diff, n)
 	}
 }
 
 func TestScanAccessLogTooLongLine(t *testing.T) {
-	_, err := ScanAccessLog(strings.NewReader(strings.Repeat("x", maxLineBytes+10)), func(*AccessLogEntry) {})
+	_, err := ScanAccessLog(strings.NewReader(strings.Repeat("x", maxLineBytes+10)), nil, func(*AccessLogEntry) {})
 	if err == nil {
 		t.Fatal("want an error for a line over the limit")
+	}
+}
+
+// Lines are read by the format they were written in: the user's, the proxy's own, or each Istio
+// era's default; reader prefixes and hard wraps do not hide them.
+func TestScanAccessLogFormats(t *testing.T) {
+	custom := `%START_TIME% dst=%DOWNSTREAM_LOCAL_ADDRESS% cluster=%UPSTREAM_CLUSTER_RAW% sni=%REQUESTED_SERVER_NAME% flags=%RESPONSE_FLAGS% ua="%REQ(USER-AGENT)%"`
+	type got struct{ Cluster, Dst, SNI, Flags, UA string }
+	tests := []struct {
+		name, format, log string
+		want              []got
+		formats           []string
+	}{{
+		name:    "custom TEXT by --log-format",
+		format:  custom,
+		log:     `2024-05-01T10:00:00.000Z dst=1.2.3.4:443 cluster=PassthroughCluster sni=api.example.com flags=- ua="curl/8 (x86_64)"` + "\n",
+		want:    []got{{"PassthroughCluster", "1.2.3.4:443", "api.example.com", "", "curl/8 (x86_64)"}},
+		formats: []string{"--log-format"},
+	}, {
+		name:    "custom JSON by --log-format",
+		format:  `{"ts":"%START_TIME%","dst":"%DOWNSTREAM_LOCAL_ADDRESS%","c":"%UPSTREAM_CLUSTER_RAW%","f":"%RESPONSE_FLAGS%"}`,
+		log:     `{"ts":"2024-05-01T10:00:00.000Z","dst":"1.2.3.4:443","c":null,"f":"UH"}` + "\n",
+		want:    []got{{"", "1.2.3.4:443", "", "UH", ""}},
+		formats: []string{"--log-format"},
+	}, {
+		name:    "1.23+ default with stern's POD CONTAINER prefix and a CRI line",
+		log:     `web-0 istio-proxy [2024-05-01T10:00:00.000Z] "- - -" 0 UH - - "-" 0 0 0 - "-" "-" "-" "-" "-" BlackHoleCluster - 1.2.3.4:443 10.0.0.1:1 - -` + "\n" + `2024-05-01T10:00:00.1Z stdout F [2024-05-01T10:00:00.000Z] "- - -" 0 - - - "-" 1 2 3 - "-" "-" "-" "-" "5.6.7.8:443" PassthroughCluster 10.0.0.1:2 5.6.7.8:443 10.0.0.1:3 b.example -` + "\n",
+		want:    []got{{"BlackHoleCluster", "1.2.3.4:443", "", "UH", ""}, {"PassthroughCluster", "5.6.7.8:443", "b.example", "", ""}},
+		formats: []string{"Istio 1.9+ TEXT"},
+	}, {
+		name:    "a custom line is not read by the defaults",
+		log:     `2024-05-01T10:00:00.000Z dst=1.2.3.4:443 cluster=PassthroughCluster sni=api.example.com flags=- ua="curl"` + "\n",
+		formats: nil,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var formats []*LogFormat
+			if tt.format != "" {
+				lf, err := ParseLogFormat("--log-format", tt.format)
+				if err != nil {
+					t.Fatal(err)
+				}
+				formats = append(formats, lf)
+			}
+			var gotEntries []got
+			counts, err := ScanAccessLog(strings.NewReader(tt.log), append(formats, DefaultLogFormats...), func(e *AccessLogEntry) {
+				gotEntries = append(gotEntries, got{e.UpstreamCluster, e.DownstreamLocalAddress, e.RequestedServerName, e.ResponseFlags, e.UserAgent})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, gotEntries); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.formats, counts.Formats); diff != "" {
+				t.Errorf("formats (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseLogFormatErrors(t *testing.T) {
+	tests := []struct{ format, want string }{
+		{`no operators`, `--log-format: no %OPERATOR% in log format "no operators"`},
+		{`%START_TIME% %BYTES_SENT%`, `--log-format: log format "%START_TIME% %BYTES_SENT%" logs none of %UPSTREAM_CLUSTER%, %DOWNSTREAM_LOCAL_ADDRESS%, %REQ(:AUTHORITY)%, %REQUESTED_SERVER_NAME%, %UPSTREAM_HOST%: no destination can be read from it`},
+		{`{"a":`, `--log-format: a JSON log format must be an object of keys to operators: unexpected end of JSON input`},
+	}
+	for _, tt := range tests {
+		_, err := ParseLogFormat("--log-format", tt.format)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("ParseLogFormat(%q) = %v, want %q", tt.format, err, tt.want)
+		}
 	}
 }

@@ -83,7 +83,7 @@ func BenchmarkScanAccessLog(b *testing.B) {
 	b.SetBytes(int64(len(log)))
 	b.ReportAllocs()
 	for b.Loop() {
-		counts, err := ScanAccessLog(bytes.NewReader(log), func(*AccessLogEntry) {})
+		counts, err := ScanAccessLog(bytes.NewReader(log), nil, func(*AccessLogEntry) {})
 		if err != nil || counts.Entries != 100_000 {
 			b.Fatalf("err %v, counts %+v", err, counts)
 		}

@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"sort"
 	"strconv"
@@ -272,7 +273,7 @@ func (c *classifier) addFlow(f *logFlow) {
 	case isPassthroughCluster(cluster) || f.route == vhostAllowAny || f.route == vhostAllowAnyDynamicDNS:
 		a = c.unregistered(named, origIP, origPort, DispositionPassthrough, f.downstreamLocal)
 		a.d.Cluster = clusterPassthrough
-	case cluster == clusterBlackHole || f.route == vhostBlockAll:
+	case cluster == clusterBlackHole || f.route == vhostBlockAll || refused(f, origIP):
 		a = c.unregistered(named, origIP, origPort, DispositionBlocked, f.downstreamLocal)
 		a.d.Cluster = clusterBlackHole
 	default:
@@ -319,6 +320,17 @@ func (c *classifier) addFlow(f *logFlow) {
 	if f.lastSeen.After(a.lastSeen) {
 		a.lastSeen = f.lastSeen
 	}
+}
+
+// refused reports a connection the proxy refused without naming a cluster: under REGISTRY_ONLY
+// the JSON encoding logs upstream_cluster null (istio#33281, #54219), leaving only the UH flag
+// and the original destination.
+func refused(f *logFlow, origIP string) bool {
+	if f.cluster != "" || f.route != "" || f.flags["UH"] == 0 {
+		return false
+	}
+	ip := net.ParseIP(origIP)
+	return ip != nil && !ip.IsLoopback() && !ip.IsUnspecified()
 }
 
 // unregistered finds the destination of passthrough or blocked traffic: by the host SNI or Host
@@ -640,7 +652,7 @@ func endpointsOf(hosts []HostStatus, cfg *configView, fromClusters bool, pod str
 	var out []Endpoint
 	if fromClusters {
 		for _, h := range hosts {
-			out = append(out, Endpoint{Cluster: h.Cluster, Address: h.Address, Health: h.Health, Source: "clusters"})
+			out = append(out, Endpoint{Cluster: h.Cluster, Address: h.Address, Health: h.Health, Source: EndpointSourceClusters})
 		}
 	} else {
 		out = slices.Clone(cfg.endpoints)

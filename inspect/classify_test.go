@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -128,21 +129,15 @@ func TestInspectEnvoyDumpWithEDS(t *testing.T) {
 	if diff := cmp.Diff([]brief{}, briefs(rep.Destinations)); diff != "" {
 		t.Errorf("an all-internal mesh has no external destinations (-want +got):\n%s", diff)
 	}
-	outbound := 0
-	names := map[string]bool{}
-	for _, c := range rep.Clusters {
-		names[c.Name] = true
-		if c.Direction == "outbound" {
-			outbound++
-			if c.External {
-				t.Errorf("%s is internal", c.Name)
-			}
-		}
+	// istioctl lists no cluster from an endpoints-only dump, and neither does the report.
+	if len(rep.Clusters) != 0 {
+		t.Errorf("clusters invented from endpoint configs: %d", len(rep.Clusters))
 	}
-	if outbound < 25 || !names[clusterPassthrough] || !names[clusterBlackHole] {
-		t.Errorf("clusters: %d outbound, Passthrough %v, BlackHole %v", outbound, names[clusterPassthrough], names[clusterBlackHole])
+	// Every static and dynamic endpoint config, as istioctl proxy-config eds lists them.
+	if len(rep.Endpoints) != 36 {
+		t.Errorf("%d endpoints, want the dump's 36", len(rep.Endpoints))
 	}
-	want := Endpoint{Cluster: "outbound|9080||reviews.default.svc.cluster.local", Address: "10.244.0.192:9080", Health: "HEALTHY", Source: "config", Pods: []string{"demo/curl-0"}}
+	want := Endpoint{Cluster: "outbound|9080||reviews.default.svc.cluster.local", Address: "10.244.0.192:9080", Health: "HEALTHY", Source: EndpointSourceEDS, Pods: []string{"demo/curl-0"}}
 	found := false
 	for _, e := range rep.Endpoints {
 		found = found || cmp.Equal(e, want)
@@ -238,7 +233,8 @@ func TestInspectAllSignals(t *testing.T) {
 	if f.IstioVersion != "1.28.0" || f.EnvoyVersion != "1.36.2" || f.OutboundMode != ModeAllowAny || f.AccessLogging != AccessLoggingOn {
 		t.Errorf("facts: istio %q envoy %q mode %q access logging %q", f.IstioVersion, f.EnvoyVersion, f.OutboundMode, f.AccessLogging)
 	}
-	if diff := cmp.Diff(AccessLogCounts{Lines: 8, Entries: 7, Skipped: 1}, f.AccessLog); diff != "" {
+	// The TEXT lines are read by the format of the proxy's own listeners, the JSON one by Istio's default.
+	if diff := cmp.Diff(AccessLogCounts{Lines: 8, Entries: 7, Skipped: 1, Formats: []string{"Istio JSON", "proxy's format #1 (TEXT)"}}, f.AccessLog); diff != "" {
 		t.Errorf("access log counts (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(map[string]Counts{clusterPassthrough: {Connections: 12}}, f.ClusterStats); diff != "" {
@@ -292,11 +288,12 @@ func TestInspectAccessLoggingOff(t *testing.T) {
 		version string
 	}{{
 		name: "log read, no access-log lines",
-		src:  Sources{Pod: curlPod, AccessLog: strings.NewReader("2024-05-01T11:00:00.000000Z\tinfo\tEnvoy proxy is ready\n")},
+		src: Sources{Pod: curlPod, AccessLog: strings.NewReader("2024-05-01T11:00:00.000000Z\tinfo\tEnvoy proxy is ready\n"),
+			Stats: []byte("cluster.xds-grpc.upstream_cx_total: 1\n")},
 		want: AccessLoggingOff, version: "telemetry.istio.io/v1\n",
 	}, {
 		name: "listeners without access_log, old Istio",
-		src: Sources{Pod: curlPod, ServerInfo: []byte(`{"state":"LIVE","node":{"metadata":{"ISTIO_VERSION":"1.20.3"}}}`), Listeners: []byte(`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ListenersConfigDump.DynamicListener","name":"virtualOutbound","active_state":{"listener":{"@type":"type.googleapis.com/envoy.config.listener.v3.Listener","name":"virtualOutbound",
+		src: Sources{Pod: curlPod, ServerInfo: []byte(`{"state":"LIVE","node":{"metadata":{"ISTIO_VERSION":"1.20.3"}}}`), ConfigDump: []byte(`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ListenersConfigDump.DynamicListener","name":"virtualOutbound","active_state":{"listener":{"@type":"type.googleapis.com/envoy.config.listener.v3.Listener","name":"virtualOutbound",
  "filter_chains":[{"filters":[{"name":"envoy.filters.network.tcp_proxy","typed_config":{"@type":"type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy","stat_prefix":"BlackHoleCluster","cluster":"BlackHoleCluster"}}]}]}}}]}`)},
 		want: AccessLoggingOff, version: "telemetry.istio.io/v1alpha1\n",
 	}, {
@@ -335,7 +332,7 @@ func TestInspectErrors(t *testing.T) {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 	_, err = Inspect(Sources{Pod: curlPod, ConfigDump: []byte(`<html>`), Clusters: []byte(`nope`)}, testNow)
-	if err == nil || !strings.HasPrefix(err.Error(), "no admin output of pod demo/curl-0 could be parsed (config dump: ") || !strings.HasSuffix(err.Error(), "pass --admin-port") {
+	if err == nil || !strings.HasPrefix(err.Error(), "no admin output of pod demo/curl-0 could be read (config dump: ") || !strings.HasSuffix(err.Error(), "pass --admin-port") {
 		t.Errorf("want one line naming the pod and the way out when no source parses, got %v", err)
 	}
 }
@@ -351,5 +348,37 @@ func TestInspectUnnamedTCPMetricsWithoutAccessLog(t *testing.T) {
 	}
 	if len(rep.Destinations) != 1 || rep.Destinations[0].Host != "unknown" || rep.Destinations[0].Counts.Connections != 4 {
 		t.Errorf("destinations: %+v", rep.Destinations)
+	}
+}
+
+// A host registered by IP (kubectl egress register 198.51.100.7) on a real istiod dump: the
+// cluster's host is 198-51-100-7.ip.external, and only the listener 198.51.100.7_8443 ties it to
+// the IP. Calls before the fix (PassthroughCluster) and after it (the new cluster) are one host,
+// the IP the app dials.
+func TestInspectIPOnlyServiceEntry(t *testing.T) {
+	log := `[2026-12-03T13:00:00.000Z] "- - -" 0 - - - "-" 750 5340 12 - "-" "-" "-" "-" "198.51.100.7:8443" PassthroughCluster 10.0.0.3:40000 198.51.100.7:8443 10.0.0.3:39998 - -
+[2026-12-03T13:09:00.000Z] "- - -" 0 - - - "-" 750 5340 11 - "-" "-" "-" "-" "198.51.100.7:8443" outbound|8443||198-51-100-7.ip.external 10.0.0.3:40010 198.51.100.7:8443 10.0.0.3:40008 - -
+`
+	rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: readFile(t, "../fixtures/samples/istiod/se-ip-only.json"), AccessLog: strings.NewReader(log)}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range rep.Destinations {
+		if d.Port == 8443 {
+			got = append(got, fmt.Sprintf("%s %s %s %v %v", d.Host, d.Disposition, d.Cluster, d.Addresses, d.Signals))
+		}
+	}
+	want := []string{
+		"198.51.100.7 passthrough PassthroughCluster [198.51.100.7:8443] [accesslog]",
+		"198.51.100.7 registered outbound|8443||198-51-100-7.ip.external [198.51.100.7:8443] [config accesslog]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("port 8443 destinations (-want +got):\n%s", diff)
+	}
+	for _, c := range rep.Clusters {
+		if c.Name == "outbound|8443||198-51-100-7.ip.external" && (len(c.Addresses) != 1 || c.Addresses[0] != "198.51.100.7:8443") {
+			t.Errorf("cluster addresses %v, want [198.51.100.7:8443] from the listener", c.Addresses)
+		}
 	}
 }

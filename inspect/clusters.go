@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -24,8 +25,12 @@ type HostStatus struct {
 // into one entry per cluster host. For PassthroughCluster (ORIGINAL_DST) the hosts are the
 // original destinations recently used.
 func ParseClusterStatus(b []byte) ([]HostStatus, error) {
-	if len(bytes.TrimSpace(b)) == 0 {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
 		return nil, nil
+	}
+	if b[0] != '{' {
+		return parseClusterText(b)
 	}
 	var cs adminv3.Clusters
 	if err := jsonOptions.Unmarshal(b, &cs); err != nil {
@@ -44,6 +49,50 @@ func ParseClusterStatus(b []byte) ([]HostStatus, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseClusterText reads plain /clusters (what istioctl bug-report saves):
+// `CLUSTER::HOST:PORT::STAT::VALUE` per host statistic, `CLUSTER::SETTING::VALUE` per cluster.
+func parseClusterText(b []byte) ([]HostStatus, error) {
+	var out []HostStatus
+	index := map[[2]string]int{}
+	for line := range bytes.Lines(b) {
+		f := strings.Split(strings.TrimSpace(string(line)), "::")
+		if len(f) != 4 || !isHostAddress(f[1]) {
+			continue
+		}
+		k := [2]string{f[0], f[1]}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, HostStatus{Cluster: f[0], Address: f[1], Health: "HEALTHY"})
+		}
+		h := &out[i]
+		switch stat := f[2]; {
+		case stat == "health_flags" && f[3] != "healthy":
+			h.Health = "UNHEALTHY"
+		default:
+			if set, ok := clusterCounters["upstream_"+stat]; ok {
+				if v, err := strconv.ParseInt(f[3], 10, 64); err == nil {
+					set(&h.Counts, v)
+				}
+			}
+		}
+	}
+	if out == nil {
+		return nil, fmt.Errorf("no CLUSTER::HOST::STAT::VALUE line in plain /clusters output")
+	}
+	return out, nil
+}
+
+// isHostAddress reports whether s is IP:port (or a pipe path) as /clusters prints a host.
+func isHostAddress(s string) bool {
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "unix://") || strings.HasPrefix(s, "envoy://") {
+		return true
+	}
+	host, port, err := net.SplitHostPort(s)
+	return err == nil && net.ParseIP(host) != nil && port != ""
 }
 
 func addressString(a *corev3.Address) string {

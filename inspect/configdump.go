@@ -3,6 +3,8 @@ package inspect
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strings"
 
 	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -15,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	// The typed configs the classifier unpacks; registering them lets protojson keep their content.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -26,15 +29,20 @@ type ProxyConfig struct {
 	Clusters  []*clusterv3.Cluster
 	Listeners []*listenerv3.Listener
 	Routes    []*routev3.RouteConfiguration
+	// Endpoints are the dump's EDS load assignments (dynamic and static endpoint configs).
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	// Node is the bootstrap node (metadata ISTIO_VERSION); nil in istiod's debug dumps.
 	Node *corev3.Node
+	// Sections are the type names of the dump's config sections, in order, for messages about
+	// what a dump held; Unreadable are those this binary could not decode.
+	Sections, Unreadable []string
 }
 
 // ParseConfigDump decodes an Envoy /config_dump: a full dump, one filtered by resource=
 // (whose configs are the individual DynamicCluster/DynamicListener/... elements), masked or not,
-// in JSON (snake_case or lowerCamelCase) or YAML. Extension types this binary does not link are
-// tolerated. Empty input gives an empty config.
+// in JSON (snake_case or lowerCamelCase) or YAML, of the v3 API or of the v2 API Istio ≤ 1.7
+// ran (see configdump_v2.go). Extension types this binary does not link are tolerated. Empty
+// input gives an empty config.
 func ParseConfigDump(b []byte) (*ProxyConfig, error) {
 	pc := &ProxyConfig{}
 	b = bytes.TrimSpace(b)
@@ -48,14 +56,19 @@ func ParseConfigDump(b []byte) (*ProxyConfig, error) {
 		}
 		b = j
 	}
+	if isV2Dump(b) {
+		up, err := upgradeV2(b)
+		if err != nil {
+			return nil, err
+		}
+		b = up
+	}
 	var dump adminv3.ConfigDump
 	if err := jsonOptions.Unmarshal(b, &dump); err != nil {
 		return nil, fmt.Errorf("failed to decode config dump (truncated or not a config_dump?): %w", err)
 	}
 	for _, a := range dump.GetConfigs() {
-		if err := pc.add(a); err != nil {
-			return nil, err
-		}
+		pc.add(a)
 	}
 	return pc, nil
 }
@@ -102,33 +115,77 @@ func (c *ProxyConfig) Merge(other *ProxyConfig) {
 	if c.Node == nil {
 		c.Node = other.Node
 	}
+	c.Sections = append(c.Sections, other.Sections...)
+	c.Unreadable = append(c.Unreadable, other.Unreadable...)
 }
 
-// Empty reports whether the config holds nothing the classifier can use.
+// Empty reports whether the config holds no cluster, listener, route or endpoint: nothing the
+// report is made of (a bootstrap alone only tells versions).
 func (c *ProxyConfig) Empty() bool {
-	return c == nil || len(c.Clusters)+len(c.Listeners)+len(c.Routes)+len(c.Endpoints) == 0 && c.Node == nil
+	return c == nil || len(c.Clusters)+len(c.Listeners)+len(c.Routes)+len(c.Endpoints) == 0
 }
 
-func (c *ProxyConfig) add(a *anypb.Any) error {
+// Describe says what a dump held, for a message about one that gave nothing:
+// "sections SecretsConfigDump, EcdsConfigDump".
+func (c *ProxyConfig) Describe() string {
+	if c == nil || len(c.Sections) == 0 {
+		return "no config sections"
+	}
+	s := "sections " + strings.Join(compactNames(c.Sections), ", ")
+	if len(c.Unreadable) > 0 {
+		s += " (unreadable here: " + strings.Join(compactNames(c.Unreadable), ", ") + ")"
+	}
+	if v := nodeIstioVersion(c.Node); v != "" {
+		s += ", Istio " + v
+	}
+	return s
+}
+
+// compactNames drops the package of each type name and repeats.
+func compactNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if i := strings.LastIndexByte(n, '.'); i >= 0 && !strings.HasSuffix(n[:i], "ConfigDump") {
+			n = n[i+1:]
+		} else if i >= 0 {
+			// DynamicCluster and its kin are nested in their section's type.
+			if j := strings.LastIndexByte(n[:i], '.'); j >= 0 {
+				n = n[j+1:]
+			}
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (c *ProxyConfig) add(a *anypb.Any) {
+	name := strings.TrimPrefix(a.GetTypeUrl(), typeURLPrefix)
+	c.Sections = append(c.Sections, name)
 	m, err := a.UnmarshalNew()
 	if err != nil {
-		// A config section of a type this binary does not know (ECDS, secrets, scoped routes…).
-		return nil
+		// A config section of a type this binary does not know (ECDS, scoped routes, a v2 type
+		// upgradeV2 does not cover…).
+		c.Unreadable = append(c.Unreadable, name)
+		return
 	}
 	switch v := m.(type) {
 	case *adminv3.BootstrapConfigDump:
 		c.Node = v.GetBootstrap().GetNode()
 	case *adminv3.ClustersConfigDump:
-		// Static clusters are the bootstrap's plumbing (xds-grpc, sds-grpc, agent,
-		// prometheus_stats), never a destination of the app; the live read asks for dynamic
-		// clusters only, so a saved full dump gives the same clusters.
+		// istioctl proxy-config cluster lists the active dynamic clusters and the static ones
+		// (the bootstrap's xds-grpc, sds-grpc, agent, prometheus_stats…), not warming ones.
 		for _, d := range v.GetDynamicActiveClusters() {
 			c.addCluster(d.GetCluster())
+		}
+		for _, s := range v.GetStaticClusters() {
+			c.addCluster(s.GetCluster())
 		}
 	case *adminv3.ClustersConfigDump_DynamicCluster:
 		c.addCluster(v.GetCluster())
 	case *adminv3.ClustersConfigDump_StaticCluster:
-		// bootstrap plumbing, as above
+		c.addCluster(v.GetCluster())
 	case *adminv3.ListenersConfigDump:
 		for _, s := range v.GetStaticListeners() {
 			c.addListener(s.GetListener())
@@ -152,7 +209,9 @@ func (c *ProxyConfig) add(a *anypb.Any) error {
 	case *adminv3.RoutesConfigDump_StaticRouteConfig:
 		c.addRoute(v.GetRouteConfig())
 	case *adminv3.EndpointsConfigDump:
-		// Static endpoint configs belong to the static (bootstrap) clusters left out above.
+		for _, s := range v.GetStaticEndpointConfigs() {
+			c.addEndpoints(s.GetEndpointConfig())
+		}
 		for _, d := range v.GetDynamicEndpointConfigs() {
 			c.addEndpoints(d.GetEndpointConfig())
 		}
@@ -161,7 +220,6 @@ func (c *ProxyConfig) add(a *anypb.Any) error {
 	case *adminv3.EndpointsConfigDump_StaticEndpointConfig:
 		c.addEndpoints(v.GetEndpointConfig())
 	}
-	return nil
 }
 
 func (c *ProxyConfig) addCluster(a *anypb.Any) {

@@ -82,7 +82,7 @@ func TestParseConfigDump(t *testing.T) {
       name: PassthroughCluster
       type: ORIGINAL_DST
 `,
-		want: configSummary{Clusters: []string{"PassthroughCluster"}}, // the static bootstrap cluster is left out
+		want: configSummary{Clusters: []string{"PassthroughCluster", "prometheus_stats"}}, // static clusters too, as istioctl lists them
 	}, {
 		name: "resource=dynamic_active_clusters with a mask",
 		in: `{"configs":[
@@ -94,6 +94,22 @@ func TestParseConfigDump(t *testing.T) {
 		in: `{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ListenersConfigDump.DynamicListener","name":"virtualOutbound",
  "active_state":{"listener":{"@type":"type.googleapis.com/envoy.config.listener.v3.Listener","name":"virtualOutbound"}}}]}`,
 		want: configSummary{Listeners: []string{"virtualOutbound"}},
+	}, {
+		name: "resource=static_clusters",
+		in:   `{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump.StaticCluster","cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"xds-grpc","type":"STATIC"}}]}`,
+		want: configSummary{Clusters: []string{"xds-grpc"}},
+	}, {
+		name: "Istio 0.8: v2alpha sections keyed by name, clusters with hosts",
+		in: `{"configs":{"clusters":{"@type":"type.googleapis.com/envoy.admin.v2alpha.ClustersConfigDump",
+  "staticClusters":[{"cluster":{"name":"xds-grpc","type":"STRICT_DNS","hosts":[{"socketAddress":{"address":"istio-pilot.istio-system","portValue":15010}}]}}],
+  "dynamicActiveClusters":[{"cluster":{"name":"outbound|443||api.example.com","type":"EDS"}}]},
+ "listeners":{"@type":"type.googleapis.com/envoy.admin.v2alpha.ListenersConfigDump","dynamicActiveListeners":[{"listener":{"name":"0.0.0.0_443","filterChains":[{"filters":[{"name":"envoy.tcp_proxy","config":{"cluster":"outbound|443||api.example.com","stat_prefix":"x"}}]}]}}]}}}`,
+		want: configSummary{Clusters: []string{"outbound|443||api.example.com", "xds-grpc"}, Listeners: []string{"0.0.0.0_443"}},
+	}, {
+		name: "Istio 1.5: admin.v3 sections holding envoy.api.v2 resources",
+		in: `{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump","dynamic_active_clusters":[{"cluster":{"@type":"type.googleapis.com/envoy.api.v2.Cluster","name":"BlackHoleCluster","type":"STATIC","connectTimeout":"1s"}}]},
+ {"@type":"type.googleapis.com/envoy.admin.v3.RoutesConfigDump","dynamic_route_configs":[{"route_config":{"@type":"type.googleapis.com/envoy.api.v2.RouteConfiguration","name":"8080"}}]}]}`,
+		want: configSummary{Clusters: []string{"BlackHoleCluster"}, Routes: []string{"8080"}},
 	}, {
 		name:  "truncated",
 		in:    snakeDump[:len(snakeDump)/2],

@@ -1,21 +1,27 @@
 package inspect
 
 import (
+	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // configView is what one proxy's configuration says about egress.
@@ -29,6 +35,9 @@ type configView struct {
 	mode, modeSource  string
 	haveListeners     bool
 	accessLogInConfig bool
+	// logFormats are the formats of the file access loggers writing to the container log, in
+	// the order first met.
+	logFormats []*LogFormat
 	// sniRoutes and hostRoutes map an external host on a listener port to the cluster that serves it.
 	routes []hostRoute
 	// clusterAddrs are the IP:ports that listeners bind to each cluster: a ServiceEntry's
@@ -50,16 +59,13 @@ func newConfigView(pc *ProxyConfig) *configView {
 		cl := describeCluster(c)
 		v.clusters[cl.Name] = &cl
 		if la := c.GetLoadAssignment(); la != nil {
-			v.addEndpoints(cl.Name, la.GetEndpoints())
+			v.addEndpoints(cl.Name, la.GetEndpoints(), EndpointSourceConfig)
 		}
 	}
+	// EDS endpoints never add a cluster: istioctl lists only the dump's clusters, and an
+	// endpoints-only dump has none.
 	for _, e := range pc.Endpoints {
-		name := e.GetClusterName()
-		if _, ok := v.clusters[name]; !ok {
-			cl := clusterFromName(name)
-			v.clusters[name] = &cl
-		}
-		v.addEndpoints(name, e.GetEndpoints())
+		v.addEndpoints(e.GetClusterName(), e.GetEndpoints(), EndpointSourceEDS)
 	}
 	for name, cl := range v.clusters {
 		// Auto mTLS applies per endpoint: only those labelled tlsMode=istio get Istio's mTLS.
@@ -98,6 +104,7 @@ func clusterFromName(name string) Cluster {
 // describeCluster reads a cluster the way istioctl proxy-config cluster shows it, plus the TLS facts.
 func describeCluster(c *clusterv3.Cluster) Cluster {
 	cl := clusterFromName(c.GetName())
+	cl.Limits = clusterLimits(c)
 	cl.Type = c.GetType().String()
 	if c.GetClusterType() != nil {
 		cl.Type = c.GetClusterType().GetName()
@@ -131,6 +138,50 @@ func describeCluster(c *clusterv3.Cluster) Cluster {
 		}
 	}
 	return cl
+}
+
+// clusterLimits reads the connection settings istiod renders from a DestinationRule's
+// trafficPolicy: the connect timeout, the default-priority circuit breakers, the HTTP protocol
+// options and outlier detection.
+func clusterLimits(c *clusterv3.Cluster) *ClusterLimits {
+	l := &ClusterLimits{ConnectTimeout: durationString(c.GetConnectTimeout())}
+	for _, th := range c.GetCircuitBreakers().GetThresholds() {
+		if th.GetPriority() == corev3.RoutingPriority_DEFAULT {
+			l.MaxConnections = limit(th.GetMaxConnections().GetValue())
+			l.MaxPendingRequests = limit(th.GetMaxPendingRequests().GetValue())
+			l.MaxRequests = limit(th.GetMaxRequests().GetValue())
+		}
+	}
+	opts := unpack(c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"], &httpv3.HttpProtocolOptions{})
+	l.MaxRequestsPerConnection = opts.GetCommonHttpProtocolOptions().GetMaxRequestsPerConnection().GetValue()
+	l.IdleTimeout = durationString(opts.GetCommonHttpProtocolOptions().GetIdleTimeout())
+	if od := c.GetOutlierDetection(); od != nil {
+		l.Consecutive5xx = od.GetConsecutive_5Xx().GetValue()
+		l.ConsecutiveGatewayErrors = od.GetConsecutiveGatewayFailure().GetValue()
+		l.OutlierInterval = durationString(od.GetInterval())
+		l.BaseEjectionTime = durationString(od.GetBaseEjectionTime())
+		l.MaxEjectionPercent = od.GetMaxEjectionPercent().GetValue()
+	}
+	if *l == (ClusterLimits{}) {
+		return nil
+	}
+	return l
+}
+
+// limit is a circuit-breaker threshold, 0 for Istio's "no limit" (the 32-bit maximum it writes
+// when a DestinationRule sets none).
+func limit(v uint32) uint32 {
+	if v == math.MaxUint32 {
+		return 0
+	}
+	return v
+}
+
+func durationString(d *durationpb.Duration) string {
+	if d == nil {
+		return ""
+	}
+	return d.AsDuration().String()
 }
 
 // destinationRuleName takes "/apis/networking.istio.io/v1/namespaces/NS/destination-rule/NAME" to "NS/NAME".
@@ -171,7 +222,7 @@ func autoSNI(c *clusterv3.Cluster) bool {
 	return opts.GetUpstreamHttpProtocolOptions().GetAutoSni()
 }
 
-func (v *configView) addEndpoints(cluster string, les []*endpointv3.LocalityLbEndpoints) {
+func (v *configView) addEndpoints(cluster string, les []*endpointv3.LocalityLbEndpoints, source string) {
 	for _, le := range les {
 		for _, lb := range le.GetLbEndpoints() {
 			md := lb.GetMetadata().GetFilterMetadata()["envoy.transport_socket_match"]
@@ -186,7 +237,7 @@ func (v *configView) addEndpoints(cluster string, les []*endpointv3.LocalityLbEn
 				// Envoy load-balances to UNKNOWN hosts as healthy; istioctl prints them so.
 				h = "HEALTHY"
 			}
-			v.endpoints = append(v.endpoints, Endpoint{Cluster: cluster, Address: addr, Health: h, Source: "config"})
+			v.endpoints = append(v.endpoints, Endpoint{Cluster: cluster, Address: addr, Health: h, Source: source})
 		}
 	}
 }
@@ -196,9 +247,7 @@ func (v *configView) addListener(l *listenerv3.Listener) {
 		return
 	}
 	v.haveListeners = true
-	if len(l.GetAccessLog()) > 0 {
-		v.accessLogInConfig = true
-	}
+	v.addAccessLogs(l.GetName(), l.GetAccessLog())
 	port := l.GetAddress().GetSocketAddress().GetPortValue()
 	chains := l.GetFilterChains()
 	if dc := l.GetDefaultFilterChain(); dc != nil {
@@ -206,9 +255,8 @@ func (v *configView) addListener(l *listenerv3.Listener) {
 	}
 	for _, fc := range chains {
 		tcp, hcm := chainFilters(fc)
-		if len(tcp.GetAccessLog()) > 0 || len(hcm.GetAccessLog()) > 0 {
-			v.accessLogInConfig = true
-		}
+		v.addAccessLogs(l.GetName(), tcp.GetAccessLog())
+		v.addAccessLogs(l.GetName(), hcm.GetAccessLog())
 		if l.GetName() == listenerVirtualOutbound {
 			// The catch-all is the chain without a match (or the default chain): its cluster is the
 			// proxy's real outbound mode whatever the chains are named.
@@ -255,6 +303,52 @@ func boundAddresses(l *listenerv3.Listener, fc *listenerv3.FilterChain) []string
 		if ip != nil && pr.GetPrefixLen().GetValue() == full {
 			out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(int(port))))
 		}
+	}
+	return out
+}
+
+// addAccessLogs notes that the listener logs, and the format of each file logger that writes
+// to the container log (meshConfig accessLogFile/accessLogFormat/accessLogEncoding and
+// Telemetry file providers all end as one).
+func (v *configView) addAccessLogs(listener string, als []*accesslogv3.AccessLog) {
+	for _, al := range als {
+		v.accessLogInConfig = true
+		fl := unpack(al.GetTypedConfig(), &filev3.FileAccessLog{})
+		if fl == nil || fl.GetPath() != "/dev/stdout" && fl.GetPath() != "/dev/stderr" {
+			continue
+		}
+		name := fmt.Sprintf("proxy's format #%d", len(v.logFormats)+1)
+		var lf *LogFormat
+		var err error
+		sf := fl.GetLogFormat()
+		//lint:ignore SA1019 proxies of Istio <= 1.8 (and v2 dumps) set the deprecated fields: their logs are in those formats
+		oldJSON, oldText, oldFormat := fl.GetJsonFormat(), sf.GetTextFormat(), fl.GetFormat()
+		switch {
+		case sf.GetJsonFormat() != nil:
+			lf, err = JSONLogFormat(name+" (JSON)", structOperators(sf.GetJsonFormat()))
+		case oldJSON != nil:
+			lf, err = JSONLogFormat(name+" (JSON)", structOperators(oldJSON))
+		case sf.GetTextFormatSource().GetInlineString() != "":
+			lf, err = TextLogFormat(name+" (TEXT)", sf.GetTextFormatSource().GetInlineString())
+		case oldText != "":
+			lf, err = TextLogFormat(name+" (TEXT)", oldText)
+		case oldFormat != "":
+			lf, err = TextLogFormat(name+" (TEXT)", oldFormat)
+		default:
+			lf, err = TextLogFormat(name+" (Envoy default TEXT)", formatEnvoy)
+		}
+		if err != nil || slices.ContainsFunc(v.logFormats, lf.same) {
+			continue
+		}
+		v.logFormats = append(v.logFormats, lf)
+	}
+}
+
+// structOperators reads a JSON format's keys and their operator strings.
+func structOperators(s *structpb.Struct) map[string]string {
+	out := map[string]string{}
+	for k, v := range s.GetFields() {
+		out[k] = v.GetStringValue()
 	}
 	return out
 }

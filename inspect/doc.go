@@ -8,8 +8,10 @@
 // cap); ReadFiles and ReadAdminURL do the same for saved outputs and a reachable admin API.
 //
 // Where each step lives: targets.go (scope → pods with a sidecar), portforward.go, admin.go and
-// fetch.go (the I/O: port-forward, admin reads, the istio-proxy log), parse.go with configdump.go,
-// configview.go, clusters.go, stats.go, accesslog.go and serverinfo.go (bytes → values, no I/O),
+// fetch.go (the I/O: port-forward, admin reads, the istio-proxy log), files.go and bugreport.go
+// (saved outputs and istioctl bug-report archives), parse.go with configdump.go (configdump_v2.go
+// upgrades Istio ≤ 1.7 dumps), configview.go, clusters.go, stats.go, accesslog.go (by the formats
+// of logformat.go) and serverinfo.go (bytes → values, no I/O),
 // classify.go and recommend.go (values → destinations with a disposition and a fix), aggregate.go
 // (pods → one report), report.go (the report's types, the contract of -o json), verify.go (the
 // verdict on a fix, from reports), and the printers print_report.go and print_verify.go.

@@ -22,14 +22,19 @@ const DefaultAdminPort = 15000
 // adminReads are the admin outputs a report needs, each filtered by Envoy itself.
 var adminReads = []struct {
 	path string
-	into func(*Sources) *[]byte
+	into func(*Sources, []byte)
 }{
-	{ClustersConfigPath, func(s *Sources) *[]byte { return &s.ConfigDump }},
-	{ListenersConfigPath, func(s *Sources) *[]byte { return &s.Listeners }},
-	{RoutesConfigPath, func(s *Sources) *[]byte { return &s.Routes }},
-	{ClusterStatusPath, func(s *Sources) *[]byte { return &s.Clusters }},
-	{StatsPath, func(s *Sources) *[]byte { return &s.Stats }},
-	{ServerInfoPath, func(s *Sources) *[]byte { return &s.ServerInfo }},
+	{ClustersConfigPath, func(s *Sources, b []byte) { s.ConfigDump = b }},
+	{StaticClustersConfigPath, addConfigPart(StaticClustersConfigPath)},
+	{ListenersConfigPath, addConfigPart(ListenersConfigPath)},
+	{RoutesConfigPath, addConfigPart(RoutesConfigPath)},
+	{ClusterStatusPath, func(s *Sources, b []byte) { s.Clusters = b }},
+	{StatsPath, func(s *Sources, b []byte) { s.Stats = b }},
+	{ServerInfoPath, func(s *Sources, b []byte) { s.ServerInfo = b }},
+}
+
+func addConfigPart(path string) func(*Sources, []byte) {
+	return func(s *Sources, b []byte) { s.MoreConfig = append(s.MoreConfig, Part{Name: "/" + path, Data: b}) }
 }
 
 // ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
@@ -46,7 +51,7 @@ func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
 			}
 			continue
 		}
-		*r.into(src) = b
+		r.into(src, b)
 	}
 }
 
@@ -68,13 +73,15 @@ type Fetcher struct {
 	Since time.Duration
 	// MaxLogBytes caps the access log read per pod (kubectl logs --limit-bytes); 0 is no cap.
 	MaxLogBytes int64
+	// LogFormat is the user's access-log format (--log-format), or "".
+	LogFormat string
 }
 
 // Fetch returns the pod's sources, and finish, which releases the access-log stream once it has
 // been read and reports whether the log cap cut it. Errors are in Sources.Errors, each one line
 // naming the pod and what to do.
 func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, finish func() error) {
-	src = Sources{Pod: PodOf(pod)}
+	src = Sources{Pod: PodOf(pod), LogFormat: f.LogFormat}
 	finish = func() error { return nil }
 	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
 	if err != nil {
@@ -86,7 +93,7 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 	ReadAdmin(ctx, &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, &raw)
 	client.CloseIdleConnections()
 	stop()
-	src.ConfigDump, src.Listeners, src.Routes = raw.ConfigDump, raw.Listeners, raw.Routes
+	src.ConfigDump, src.MoreConfig = raw.ConfigDump, raw.MoreConfig
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
 	for _, e := range sameReason(raw.Errors) {
 		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))

@@ -71,9 +71,10 @@ type flowKey struct {
 	http                                            bool
 }
 
-// Parse reads every source of one proxy. The sources that fail to parse are named in one line
-// of the snapshot's Errors and the rest is still read; the error is non-nil, and that line, only
-// when sources were given and none of them could be read.
+// Parse reads every source of one proxy. The sources that fail to parse, or that have content
+// but give nothing to report (a dump of secrets only, stats without a sample), are named in one
+// line of the snapshot's Errors and the rest is still read; the error is non-nil, and that line,
+// when sources were given and none of them could be read, or none gave anything.
 func Parse(src Sources) (Snapshot, error) {
 	pod := src.Pod.Key()
 	s := Snapshot{Pod: src.Pod}
@@ -90,22 +91,30 @@ func Parse(src Sources) (Snapshot, error) {
 		}
 		s.failures = append(s.failures, parseFailure{what: what, err: err})
 	}
+	named := func(kind, origin string) string {
+		if origin == "" {
+			return kind
+		}
+		return kind + " " + origin
+	}
 
 	pc := &ProxyConfig{}
-	for _, part := range []struct {
-		what string
-		b    []byte
-	}{{"config dump", src.ConfigDump}, {"listeners", src.Listeners}, {"routes", src.Routes}} {
-		if len(part.b) == 0 {
+	parts := append([]Part{{Name: src.Origins.ConfigDump, Data: src.ConfigDump}}, src.MoreConfig...)
+	for _, part := range parts {
+		if len(part.Data) == 0 {
 			continue
 		}
 		given++
-		p, err := ParseConfigDump(part.b)
+		what := named("config dump", part.Name)
+		p, err := ParseConfigDump(part.Data)
 		if err != nil {
-			fail(part.what, part.b, err)
+			fail(what, part.Data, err)
 			continue
 		}
 		pc.Merge(p)
+		if p.Empty() && len(p.Sections) > 0 {
+			fail(what, nil, fmt.Errorf("it holds %s: no cluster, listener, route or endpoint to read (save the whole /config_dump?include_eds)", p.Describe()))
+		}
 	}
 	s.config = newConfigView(pc)
 	s.node = nodeVersions{istio: nodeIstioVersion(pc.Node), envoy: nodeEnvoyVersion(pc.Node)}
@@ -114,48 +123,87 @@ func Parse(src Sources) (Snapshot, error) {
 		given++
 		var err error
 		if s.serverInfo, err = ParseServerInfo(src.ServerInfo); err != nil {
-			fail("server_info", src.ServerInfo, err)
+			fail(named("server_info", src.Origins.ServerInfo), src.ServerInfo, err)
 		}
 	}
 
 	if src.AccessLog != nil {
 		given++
 		s.logRead = true
+		formats, err := s.logFormats(src.LogFormat)
+		if err != nil {
+			fail("--log-format", nil, err)
+		}
 		flows := map[flowKey]*logFlow{}
-		counts, err := ScanAccessLog(src.AccessLog, func(e *AccessLogEntry) { s.addEntry(flows, e) })
+		counts, err := ScanAccessLog(src.AccessLog, formats, func(e *AccessLogEntry) { s.addEntry(flows, e) })
 		s.logCounts = counts
 		if err != nil {
-			fail("access log", nil, err)
+			fail(named("access log", src.Origins.AccessLog), nil, err)
 		}
 	}
 
 	if len(src.Stats) > 0 {
 		given++
+		what := named("stats", src.Origins.Stats)
 		st, err := ParseStats(src.Stats)
-		if err != nil {
-			fail("stats", src.Stats, err)
+		switch {
+		case err != nil:
+			fail(what, src.Stats, err)
 			s.statsFailed = true
+		case st.Samples == 0:
+			fail(what, src.Stats, fmt.Errorf("no sample among its %d lines", bytes.Count(src.Stats, []byte("\n"))))
 		}
 		s.stats = &st
 	}
 
 	if len(src.Clusters) > 0 {
 		given++
+		what := named("/clusters", src.Origins.Clusters)
 		var err error
-		if s.hosts, err = ParseClusterStatus(src.Clusters); err != nil {
-			fail("/clusters", src.Clusters, err)
+		switch s.hosts, err = ParseClusterStatus(src.Clusters); {
+		case err != nil:
+			fail(what, src.Clusters, err)
+		case len(s.hosts) == 0:
+			fail(what, src.Clusters, fmt.Errorf("it lists no cluster host"))
 		}
 		s.hostsRead = s.hosts != nil
 	}
 
 	switch {
 	case given > 0 && failed == given:
-		return s, fmt.Errorf("no admin output of pod %s could be parsed (%s): is this Envoy's admin API? if proxyAdminPort was changed, pass --admin-port",
+		return s, fmt.Errorf("no admin output of pod %s could be read (%s): is this Envoy's admin API? if proxyAdminPort was changed, pass --admin-port",
 			pod, s.failureSummary())
 	case failed > 0:
 		s.Errors = append(s.Errors, fmt.Sprintf("failed to parse part of the admin output of pod %s (%s): run again; if it persists, save the outputs and try --file", pod, s.failureSummary()))
 	}
+	switch {
+	case given > 0 && s.empty():
+		return s, fmt.Errorf("the admin outputs of pod %s give nothing to report: no cluster, listener, endpoint, access-log entry or stats sample", pod)
+	}
 	return s, nil
+}
+
+// empty reports whether nothing was read that a report is made of. Route configurations alone
+// are not: without the clusters they name, no destination can be told.
+func (s *Snapshot) empty() bool {
+	v := s.config
+	return len(v.clusters) == 0 && !v.haveListeners && len(v.endpoints) == 0 &&
+		s.logCounts.Entries == 0 && len(s.hosts) == 0 && (s.stats == nil || s.stats.Samples == 0)
+}
+
+// logFormats are the formats the proxy's log is read by: the user's, then the proxy's own
+// (from its listeners), then Istio's defaults of every era.
+func (s *Snapshot) logFormats(user string) ([]*LogFormat, error) {
+	var out []*LogFormat
+	var err error
+	if user != "" {
+		var lf *LogFormat
+		if lf, err = ParseLogFormat("--log-format", user); err == nil {
+			out = append(out, lf)
+		}
+	}
+	out = append(out, s.config.logFormats...)
+	return append(out, DefaultLogFormats...), err
 }
 
 // failureSummary says why each source failed to parse: "config dump: …; stats: …".
@@ -215,7 +263,7 @@ func (s *Snapshot) addEntry(flows map[flowKey]*logFlow, e *AccessLogEntry) {
 		if f.codes == nil {
 			f.codes = map[int]int64{}
 		}
-		f.codes[e.ResponseCode]++
+		f.codes[int(e.ResponseCode)]++
 	}
 	for flag := range strings.SplitSeq(e.ResponseFlags, ",") {
 		if flag == "" {

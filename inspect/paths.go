@@ -8,15 +8,23 @@ const (
 	// (applied per DynamicCluster) to the fields the classifier reads: the name, the
 	// discovery type, the TLS transport sockets (origination vs. Istio mTLS), the istio
 	// metadata (external, services, subset, DestinationRule), the inline load assignment
-	// (a ServiceEntry's targetPort shows there) and the protocol options (auto_sni).
+	// (a ServiceEntry's targetPort shows there), the protocol options (auto_sni, HTTP idle
+	// timeout, requests per connection), and the connection limits a DestinationRule sets
+	// (connect timeout, circuit breakers, outlier detection).
 	ClustersConfigPath = "config_dump?resource=dynamic_active_clusters&mask=" +
 		"cluster.name,cluster.type,cluster.transport_socket,cluster.transport_socket_matches," +
-		"cluster.metadata,cluster.load_assignment,cluster.typed_extension_protocol_options"
+		"cluster.metadata,cluster.load_assignment,cluster.typed_extension_protocol_options," +
+		"cluster.connect_timeout,cluster.circuit_breakers,cluster.outlier_detection"
+
+	// StaticClustersConfigPath lists the bootstrap's static clusters (xds-grpc, sds-grpc, agent,
+	// prometheus_stats…) by name and type: istioctl proxy-config cluster lists them too.
+	StaticClustersConfigPath = "config_dump?resource=static_clusters&mask=cluster.name,cluster.type"
 
 	// ListenersConfigPath lists the outbound listeners that decide what leaves the pod:
-	// virtualOutbound (its catch-all chain is the effective outbound mode) and the
-	// 0.0.0.0_PORT listeners (SNI chains to egress gateways, access_log settings).
-	ListenersConfigPath = "config_dump?resource=dynamic_listeners&name_regex=%5E%28virtualOutbound%7C0%5C.0%5C.0%5C.0_%5B0-9%5D%2B%29%24"
+	// virtualOutbound (its catch-all chain is the effective outbound mode), the 0.0.0.0_PORT
+	// listeners (SNI chains to egress gateways, access_log settings) and the IP_PORT ones (a
+	// ServiceEntry's addresses: the only place the proxy ties an IP-only host to its cluster).
+	ListenersConfigPath = "config_dump?resource=dynamic_listeners&name_regex=%5E%28virtualOutbound%7C%5B0-9a-fA-F.%3A%5C%5B%5C%5D%5D%2B_%5B0-9%5D%2B%29%24"
 
 	// RoutesConfigPath lists the route configurations (virtual hosts name external HTTP
 	// hosts and the egress gateway they are sent to; allow_any / block_all).
@@ -36,8 +44,9 @@ const (
 	ServerInfoPath = "server_info"
 )
 
-// ListenersRegex selects virtualOutbound and the wildcard outbound listeners by name.
-const ListenersRegex = `^(virtualOutbound|0\.0\.0\.0_[0-9]+)$`
+// ListenersRegex selects virtualOutbound and the outbound listeners named ADDRESS_PORT (Istio
+// names them 0.0.0.0_443, 198.51.100.7_8443, [2001:db8::7]_8443), not virtualInbound.
+const ListenersRegex = `^(virtualOutbound|[0-9a-fA-F.:\[\]]+_[0-9]+)$`
 
 // StatsRegex is matched (RE2, partial match) by Envoy against its own stat names, not the
 // Prometheus names: Istio's standard metrics are `istiocustom.istio_requests_total.…` and

@@ -48,3 +48,21 @@ func TestStatsRegexMatchesEnvoyStatNames(t *testing.T) {
 		}
 	}
 }
+
+func TestListenersRegexSelectsOutboundListeners(t *testing.T) {
+	re := regexp.MustCompile(ListenersRegex)
+	for name, want := range map[string]bool{
+		"virtualOutbound":    true,
+		"0.0.0.0_443":        true,
+		"198.51.100.7_8443":  true,
+		"10.96.0.1_443":      true,
+		"[2001:db8::7]_8443": true,
+		"virtualInbound":     false,
+		"0.0.0.0_15090":      true,
+		"outbound|443||x":    false,
+	} {
+		if got := re.MatchString(name); got != want {
+			t.Errorf("%s: matched %v, want %v", name, got, want)
+		}
+	}
+}

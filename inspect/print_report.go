@@ -34,13 +34,13 @@ func PrintReport(w io.Writer, r Report, format string) error {
 	case FormatTable, FormatWide:
 		return printDestinations(w, r, format == FormatWide)
 	case FormatJSON, FormatYAML:
-		return printDocument(w, r, "report", format)
+		return PrintDocument(w, r, "report", format)
 	}
 	return fmt.Errorf("unknown output format %q: use one of %s", format, strings.Join(Formats, "|"))
 }
 
-// printDocument writes a whole document (a report, a verification) as JSON or YAML.
-func printDocument(w io.Writer, doc any, what, format string) error {
+// PrintDocument writes a whole document (a report, a verification) as JSON or YAML.
+func PrintDocument(w io.Writer, doc any, what, format string) error {
 	var b []byte
 	var err error
 	if format == FormatJSON {

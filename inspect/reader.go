@@ -26,6 +26,9 @@ type ReadConfig struct {
 	Since time.Duration
 	// MaxLogBytes caps the access log read per pod (kubectl logs --limit-bytes); 0 is no cap.
 	MaxLogBytes int64
+	// LogFormat is the access-log format to read logs by before the proxy's own and Istio's
+	// defaults (--log-format): an Envoy text format or a JSON object of keys to operators.
+	LogFormat string
 }
 
 // DefaultReadConfig is what the commands start from before their flags.
@@ -50,6 +53,11 @@ func (c ReadConfig) Validate() error {
 		return fmt.Errorf("--admin-port must be a port number, not %d", c.AdminPort)
 	case c.MaxLogBytes < 0:
 		return fmt.Errorf("--max-log-bytes must not be negative, not %d", c.MaxLogBytes)
+	}
+	if c.LogFormat != "" {
+		if _, err := ParseLogFormat("--log-format", c.LogFormat); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -146,38 +154,58 @@ func (r *Reader) fetcher() *Fetcher {
 	return &Fetcher{
 		Forwarder: &PortForwarder{Config: r.rest, Client: r.client},
 		Client:    r.client, AdminPort: r.config.AdminPort, Caps: r.config.Caps,
-		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes,
+		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes, LogFormat: r.config.LogFormat,
 	}
 }
 
 // ReadFiles reads saved admin outputs and access logs of one proxy (--file), recognised by
-// content.
-func ReadFiles(paths []string, caps Caps, now time.Time) (Reading, error) {
-	src, closeFn, err := OpenFiles(paths, caps)
-	if err != nil {
-		return Reading{}, err
+// content, and istioctl bug-report archives (or their unpacked directories), one report per
+// proxy they hold.
+func ReadFiles(paths []string, c ReadConfig, now time.Time) (Reading, error) {
+	var pods []PodReport
+	var plain []string
+	for _, p := range paths {
+		if !IsBugReport(p) {
+			plain = append(plain, p)
+			continue
+		}
+		reps, err := ReadBugReport(p, c.Caps, c.LogFormat, now)
+		if err != nil {
+			return Reading{}, err
+		}
+		pods = append(pods, reps...)
 	}
-	defer closeFn()
-	s, err := Parse(src)
-	if err != nil {
-		return Reading{}, fmt.Errorf("no admin output in --file %s could be parsed: %s", strings.Join(paths, ", "), s.failureSummary())
+	if len(plain) > 0 {
+		src, closeFn, err := OpenFiles(plain, c.Caps, c.LogFormat)
+		if err != nil {
+			return Reading{}, err
+		}
+		s, err := Parse(src)
+		closeFn()
+		switch {
+		case err != nil && len(s.failures) > 0:
+			return Reading{}, fmt.Errorf("no admin output in --file could be parsed: %s", s.failureSummary()) // each part names its file
+		case err != nil:
+			return Reading{}, fmt.Errorf("--file %s: %w", strings.Join(plain, ", "), err)
+		}
+		pods = append(pods, Classify(s, now))
 	}
-	return readingOf(Classify(s, now)), nil
+	return Reading{Pods: pods, Report: Aggregate(pods)}, nil
 }
 
 // ReadAdminURL reads one Envoy admin API reachable at rawURL (--admin-url). The URL is named in
 // the report and in errors without user information or query, which can hold credentials.
-func ReadAdminURL(ctx context.Context, rawURL string, caps Caps, now time.Time) (Reading, error) {
+func ReadAdminURL(ctx context.Context, rawURL string, c ReadConfig, now time.Time) (Reading, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return Reading{}, fmt.Errorf("--admin-url must look like http://127.0.0.1:15000")
 	}
 	name := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}).String()
-	src := Sources{Pod: Pod{Name: name}}
+	src := Sources{Pod: Pod{Name: name}, LogFormat: c.LogFormat}
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	ReadAdmin(ctx, &HTTPAdmin{Base: rawURL, Caps: caps, Client: client}, &src)
-	if len(src.Errors) > 0 && src.ConfigDump == nil && src.Listeners == nil && src.Clusters == nil && src.Stats == nil {
+	ReadAdmin(ctx, &HTTPAdmin{Base: rawURL, Caps: c.Caps, Client: client}, &src)
+	if len(src.Errors) > 0 && src.ConfigDump == nil && src.MoreConfig == nil && src.Clusters == nil && src.Stats == nil {
 		if isRefused(src.Errors[0]) {
 			return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: nothing answers there; check the URL, and that its port-forward runs", name)
 		}

@@ -76,7 +76,8 @@ const (
 
 var signalOrder = map[Signal]int{SignalConfig: 0, SignalAccessLog: 1, SignalMetrics: 2, SignalClusters: 3, SignalAnnotation: 4}
 
-// Fix is the recommended remedy, one per `kubectl egress` fix command.
+// Fix is a remedy, one per `kubectl egress` command that writes objects; the first four are the
+// ones inspect recommends for a destination. It is recorded on every object kubectl-egress writes.
 type Fix string
 
 // Fixes.
@@ -85,6 +86,10 @@ const (
 	FixRegister       Fix = "register"
 	FixTLSOrigination Fix = "tls-origination"
 	FixEgressGateway  Fix = "egress-gateway"
+	// FixLockdown is the Sidecar (and NetworkPolicy) that takes workloads to REGISTRY_ONLY.
+	FixLockdown Fix = "lockdown"
+	// FixLogging is the Telemetry that logs passthrough and blocked traffic only.
+	FixLogging Fix = "logging"
 )
 
 // Destination is one external destination of the inspected pods.
@@ -173,7 +178,29 @@ type Cluster struct {
 	// Addresses are the IP:ports the proxy's listeners send to this cluster: the ServiceEntry's
 	// addresses. They are how a host registered by IP is found again.
 	Addresses []string `json:"addresses,omitempty"`
-	Pods      []string `json:"pods"`
+	// Limits are the connection pool and outlier detection the cluster carries (a
+	// DestinationRule's trafficPolicy, as istiod renders it); nil when the config did not say.
+	Limits *ClusterLimits `json:"limits,omitempty"`
+	Pods   []string       `json:"pods"`
+}
+
+// ClusterLimits are a cluster's connection settings, in Envoy's terms. Istio writes its own
+// defaults when a DestinationRule sets nothing (a 10 s connect timeout, circuit breakers at the
+// 32-bit maximum); zero is "not set".
+type ClusterLimits struct {
+	ConnectTimeout           string `json:"connectTimeout,omitempty"`
+	MaxConnections           uint32 `json:"maxConnections,omitempty"`
+	MaxPendingRequests       uint32 `json:"maxPendingRequests,omitempty"`
+	MaxRequests              uint32 `json:"maxRequests,omitempty"`
+	MaxRequestsPerConnection uint32 `json:"maxRequestsPerConnection,omitempty"`
+	IdleTimeout              string `json:"idleTimeout,omitempty"`
+	// Outlier detection: consecutive 5xx and gateway errors before an ejection, how often hosts
+	// are checked, how long an ejection lasts, and how many hosts may be ejected at once.
+	Consecutive5xx           uint32 `json:"consecutive5xx,omitempty"`
+	ConsecutiveGatewayErrors uint32 `json:"consecutiveGatewayErrors,omitempty"`
+	OutlierInterval          string `json:"outlierInterval,omitempty"`
+	BaseEjectionTime         string `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent       uint32 `json:"maxEjectionPercent,omitempty"`
 }
 
 // Endpoint is one host of one cluster.
@@ -182,10 +209,18 @@ type Endpoint struct {
 	Address string `json:"address"`
 	// Health is HEALTHY, UNHEALTHY, DRAINING, TIMEOUT, DEGRADED or UNKNOWN.
 	Health string `json:"health"`
-	// Source is "clusters" (the live /clusters hosts) or "config" (the dumped load assignment).
+	// Source is "clusters" (the live /clusters hosts), "eds" (the dump's EDS endpoint configs, what
+	// istioctl proxy-config eds lists) or "config" (a cluster's inline load assignment).
 	Source string   `json:"source"`
 	Pods   []string `json:"pods"`
 }
+
+// Endpoint sources.
+const (
+	EndpointSourceClusters = "clusters"
+	EndpointSourceEDS      = "eds"
+	EndpointSourceConfig   = "config"
+)
 
 // Outbound modes, as meshConfig.outboundTrafficPolicy spells them.
 const (

@@ -31,10 +31,9 @@ type Sources struct {
 	// ConfigDump is a /config_dump: a full dump, or one filtered by resource= (masked or not),
 	// as JSON (snake_case or lowerCamelCase) or YAML.
 	ConfigDump []byte
-	// Listeners is a config_dump filtered to listeners (ListenersPath); it may instead be inside ConfigDump.
-	Listeners []byte
-	// Routes is a config_dump filtered to route configurations (RoutesPath); optional.
-	Routes []byte
+	// MoreConfig are further config dumps of the same proxy, merged with ConfigDump: the
+	// filtered reads of static clusters, listeners and routes, or more saved files.
+	MoreConfig []Part
 	// Clusters is /clusters?format=json (snake_case or old camelCase).
 	Clusters []byte
 	// Stats is /stats/prometheus text, or raw /stats text.
@@ -43,8 +42,26 @@ type Sources struct {
 	ServerInfo []byte
 	// AccessLog streams the istio-proxy container log; it is read line by line, never whole.
 	AccessLog io.Reader
+	// LogFormat is the access-log format the user gave (--log-format): an Envoy text format
+	// string or a JSON object of keys to operators. Empty: the proxy's own, or Istio's defaults.
+	LogFormat string
+	// Origins name where each output came from (a file, an admin path), for messages.
+	Origins Origins
 	// Errors are fetch errors for this pod, carried into the report.
 	Errors []error
+}
+
+// Part is one named config dump.
+type Part struct {
+	// Name says where it came from: a file name or an admin path.
+	Name string
+	Data []byte
+}
+
+// Origins name the file (or admin path) each single output of Sources came from; empty when
+// the caller has no better name than the kind of output.
+type Origins struct {
+	ConfigDump, Clusters, Stats, ServerInfo, AccessLog string
 }
 
 // Kind is what a saved admin output is, recognised by content for --file.
@@ -74,15 +91,21 @@ var kindNames = map[Kind]string{
 func (k Kind) String() string { return kindNames[k] }
 
 // DetectKind recognises a saved admin output by its content: a config dump (JSON or YAML),
-// /clusters?format=json, /stats/prometheus, raw /stats, an access log (text or JSON lines)
-// or /server_info. Leading "# " comment lines (not "# HELP"/"# TYPE") are ignored.
-func DetectKind(b []byte) Kind {
+// /clusters (JSON or plain), /stats/prometheus, raw /stats, an access log (text or JSON lines
+// in Istio's default formats) or /server_info. Leading "# " comment lines (not "# HELP"/
+// "# TYPE") are ignored.
+func DetectKind(b []byte) Kind { return detectKind(b, DefaultLogFormats) }
+
+// detectKind is DetectKind with the access-log formats to recognise.
+func detectKind(b []byte, formats []*LogFormat) Kind {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return KindUnknown
 	}
 	if b[0] == '{' {
-		return detectJSONKind(b)
+		if k := detectJSONKind(b); k != KindUnknown {
+			return k
+		}
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
@@ -97,14 +120,16 @@ func DetectKind(b []byte) Kind {
 			continue
 		case bytes.HasPrefix(line, []byte("configs:")):
 			return KindConfigDump
-		case line[0] == '{':
-			if detectJSONKind(line) == KindAccessLog {
-				return KindAccessLog
-			}
+		}
+		var e AccessLogEntry
+		if parseEntry(line, formats, &e) != nil {
+			return KindAccessLog
+		}
+		if line[0] == '{' {
 			continue
 		}
-		if _, ok := ParseAccessLogLine(line); ok {
-			return KindAccessLog
+		if f := bytes.Split(line, []byte("::")); len(f) == 4 && isHostAddress(string(f[1])) {
+			return KindClusters
 		}
 		if isPromSample(line) {
 			return KindPrometheusStats
@@ -112,6 +137,10 @@ func DetectKind(b []byte) Kind {
 		if isRawStat(line) {
 			return KindRawStats
 		}
+	}
+	// An entry a paste hard-wrapped over several lines.
+	if c, _ := ScanAccessLog(bytes.NewReader(b), formats, func(*AccessLogEntry) {}); c.Entries > 0 {
+		return KindAccessLog
 	}
 	return KindUnknown
 }

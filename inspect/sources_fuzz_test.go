@@ -22,7 +22,7 @@ func FuzzFileKind(f *testing.F) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		reading, err := ReadFiles([]string{path}, Caps{MaxBytes: 1 << 20}, fuzzNow)
+		reading, err := ReadFiles([]string{path}, ReadConfig{Caps: Caps{MaxBytes: 1 << 20}}, fuzzNow)
 		if err != nil {
 			return
 		}

@@ -17,6 +17,8 @@ type Stats struct {
 	// Clusters holds Envoy's per-cluster upstream counters by cluster name (off by default in
 	// Istio: they appear when proxyStatsMatcher includes the cluster).
 	Clusters map[string]Counts
+	// Samples counts every sample read, of any metric or stat.
+	Samples int
 	// SkippedLines counts exposition lines that did not parse.
 	SkippedLines int
 }
@@ -95,6 +97,9 @@ func (st *Stats) parsePrometheus(b []byte) error {
 			}
 		}
 	}
+	for _, fam := range fams {
+		st.Samples += len(fam.GetMetric())
+	}
 	for name, fam := range fams {
 		setCounter, isCluster := clusterCounters[strings.TrimPrefix(name, "envoy_cluster_")]
 		isCluster = isCluster && strings.HasPrefix(name, "envoy_cluster_")
@@ -138,7 +143,11 @@ func (st *Stats) parseRaw(b []byte) {
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		name, value, ok := strings.Cut(line, ": ")
-		if !ok || !strings.HasPrefix(name, "cluster.") {
+		if !ok {
+			continue
+		}
+		st.Samples++
+		if !strings.HasPrefix(name, "cluster.") {
 			continue
 		}
 		rest := strings.TrimPrefix(name, "cluster.")

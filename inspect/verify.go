@@ -55,6 +55,9 @@ const (
 	CheckPassthrough CheckName = "passthrough"
 	// CheckApp: for TLS origination, the app calls http://HOST, not https://HOST.
 	CheckApp CheckName = "app"
+	// CheckLimits: the connection pool and outlier detection the fix asked for are on the
+	// proxy's cluster for the host (or its egress gateway route).
+	CheckLimits CheckName = "limits"
 )
 
 // CheckStatus is the outcome of one check.
@@ -86,6 +89,8 @@ type VerifyRequest struct {
 	Fix Fix
 	// FixedAt is when the fix was applied; zero when unknown (no managed objects found).
 	FixedAt time.Time
+	// Limits are the connection settings the fix's DestinationRule sets; nil when none.
+	Limits *ClusterLimits
 }
 
 // ProxyState is what verification reads of one proxy: its inspect report and the Istio standard
@@ -114,7 +119,7 @@ func Verify(req VerifyRequest, proxies []ProxyState) Verification {
 		if p.Report.GeneratedAt.After(v.CheckedAt) {
 			v.CheckedAt = p.Report.GeneratedAt
 		}
-		pv := verifyProxy(req.Host, v.Fix, req.FixedAt, p)
+		pv := verifyProxy(req.Host, v.Fix, req.FixedAt, req.Limits, p)
 		v.Passed = v.Passed && pv.Passed
 		v.Pods = append(v.Pods, pv)
 	}
@@ -274,7 +279,7 @@ func lastSeen(ds []Destination) time.Time {
 	return t
 }
 
-func verifyProxy(host string, fix Fix, fixedAt time.Time, p ProxyState) PodVerification {
+func verifyProxy(host string, fix Fix, fixedAt time.Time, limits *ClusterLimits, p ProxyState) PodVerification {
 	pv := PodVerification{Pod: p.Report.Facts.Key(), Clusters: []string{}}
 	if pv.Pod == "" {
 		pv.Pod = p.Report.Pod.Key()
@@ -294,6 +299,7 @@ func verifyProxy(host string, fix Fix, fixedAt time.Time, p ProxyState) PodVerif
 	pv.Checks = append(pv.Checks, checkMetrics(host, fix, fixedAt, e))
 	pv.Checks = append(pv.Checks, checkPassthrough(host, fixedAt, e, p.Report.Facts))
 	pv.Checks = append(pv.Checks, checkApp(host, fix, fixedAt, e))
+	pv.Checks = append(pv.Checks, checkLimits(host, limits, e, p.Report.Clusters))
 	pv.Passed = true
 	for _, c := range pv.Checks {
 		if c.Status == CheckFail || c.Status == CheckPending {
@@ -583,4 +589,76 @@ func checkApp(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
 	c.Status, c.Detail = CheckFail, "calls https://"+host
 	c.Reason = fmt.Sprintf("the app still calls https://%s: switch it to http://%s, the sidecar now originates TLS", host, host)
 	return c
+}
+
+// checkLimits compares the connection settings the fix asked for with the clusters the host's
+// traffic uses on this proxy: its own, or the egress gateway route's. A value the fix left unset
+// is not compared.
+func checkLimits(host string, want *ClusterLimits, e hostEvidence, clusters []Cluster) Check {
+	c := Check{Name: CheckLimits}
+	if want == nil {
+		c.Status, c.Detail = CheckSkipped, "no connection settings asked for"
+		return c
+	}
+	candidates := slices.Clone(e.own)
+	for _, g := range e.gateway {
+		for _, cl := range clusters {
+			if cl.Name == g.Cluster {
+				candidates = append(candidates, cl)
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		c.Status, c.Detail = CheckPending, "no cluster"
+		c.Reason = "no cluster for " + host + " yet, so none of its connection settings either"
+		return c
+	}
+	var best []string
+	for _, cl := range candidates {
+		diffs := limitDiffs(*want, cl.Limits)
+		if len(diffs) == 0 {
+			c.Status, c.Detail = CheckPass, "on "+cl.Name
+			return c
+		}
+		if best == nil || len(diffs) < len(best) {
+			best = append([]string{cl.Name + ":"}, diffs...)
+		}
+	}
+	c.Status, c.Detail = CheckFail, strings.Join(best, " ")
+	c.Reason = "the DestinationRule's connection settings have not reached this proxy's cluster (pushed yet? does the DestinationRule's host and port match, and is it exported to this namespace?)"
+	return c
+}
+
+// limitDiffs lists each setting want asks for that have lacks or differs in.
+func limitDiffs(want ClusterLimits, have *ClusterLimits) []string {
+	if have == nil {
+		have = &ClusterLimits{}
+	}
+	var out []string
+	num := func(name string, w, h uint32) {
+		if w != 0 && w != h {
+			out = append(out, fmt.Sprintf("%s %d, want %d", name, h, w))
+		}
+	}
+	dur := func(name, w, h string) {
+		if w == "" {
+			return
+		}
+		wd, err1 := time.ParseDuration(w)
+		hd, err2 := time.ParseDuration(h)
+		if err1 != nil || err2 != nil || wd != hd {
+			out = append(out, fmt.Sprintf("%s %q, want %s", name, h, w))
+		}
+	}
+	dur("connectTimeout", want.ConnectTimeout, have.ConnectTimeout)
+	num("maxConnections", want.MaxConnections, have.MaxConnections)
+	num("maxPendingRequests", want.MaxPendingRequests, have.MaxPendingRequests)
+	num("maxRequestsPerConnection", want.MaxRequestsPerConnection, have.MaxRequestsPerConnection)
+	dur("idleTimeout", want.IdleTimeout, have.IdleTimeout)
+	num("consecutive5xx", want.Consecutive5xx, have.Consecutive5xx)
+	num("consecutiveGatewayErrors", want.ConsecutiveGatewayErrors, have.ConsecutiveGatewayErrors)
+	dur("outlierInterval", want.OutlierInterval, have.OutlierInterval)
+	dur("baseEjectionTime", want.BaseEjectionTime, have.BaseEjectionTime)
+	num("maxEjectionPercent", want.MaxEjectionPercent, have.MaxEjectionPercent)
+	return out
 }

@@ -22,6 +22,7 @@ type GatewayOptions struct {
 	// Gateway is the egress gateway's Service, NAMESPACE/NAME.
 	Gateway        string
 	TLSOrigination bool
+	Lock           bool
 	CACert         string
 	CredentialName string
 
@@ -64,6 +65,7 @@ sidecar sends it to the gateway over mTLS and the gateway does TLS to HOST:443.`
 	o.addFlags(fs)
 	fs.StringVar(&o.Gateway, "gateway", o.Gateway, "The egress gateway's Service, NAMESPACE/NAME")
 	fs.BoolVar(&o.TLSOrigination, "tls-origination", o.TLSOrigination, "Originate TLS at the gateway: the app calls http://HOST")
+	fs.BoolVar(&o.Lock, "lock", o.Lock, "Also write a NetworkPolicy: the namespace's pods leave the cluster only through the egress gateway (an egress gateway alone is no security boundary)")
 	fs.StringVar(&o.CACert, "ca-cert", o.CACert, "With --tls-origination: CA bundle path in the gateway pods to verify HOST")
 	fs.StringVar(&o.CredentialName, "credential-name", o.CredentialName, "With --tls-origination: Secret in the gateway's namespace holding the CA to verify HOST")
 	return cmd
@@ -105,6 +107,6 @@ func (o *GatewayOptions) Run(ctx context.Context) error {
 	}
 	return fixflow.New(o.configFlags, o.config(o.IOStreams)).Fix(ctx, []fixflow.Request{{
 		Host: o.Host, Fix: inspect.FixEgressGateway, Gateway: o.Gateway, GatewayTLSOrigination: o.TLSOrigination,
-		CACertificates: o.CACert, CredentialName: o.CredentialName,
+		CACertificates: o.CACert, CredentialName: o.CredentialName, Lock: o.Lock,
 	}})
 }

@@ -87,7 +87,7 @@ or bypassed, and the fix it recommends.`,
 	o.addFlags(fs, "Inspect pods in every namespace")
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "Output format: wide, json or yaml (default: table)")
 	fs.StringVar(&o.AdminURL, "admin-url", o.AdminURL, "Read this Envoy admin API (http://HOST:PORT) instead of a pod")
-	fs.StringArrayVar(&o.Files, "file", o.Files, "Read saved admin outputs and access logs (file or directory; repeatable) instead of a pod")
+	fs.StringArrayVar(&o.Files, "file", o.Files, "Read saved admin outputs and access logs (file or directory; repeatable), or istioctl bug-report archives, instead of a pod")
 	fs.BoolVar(&o.Clusters, "clusters", o.Clusters, "Print the sidecars' clusters instead of destinations")
 	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
 	fs.BoolVar(&o.Pods, "pods", o.Pods, "Print each proxy's facts (Istio version, outbound mode, access logging, exclusions) instead of destinations")
@@ -123,7 +123,7 @@ func (o *InspectOptions) Validate() error {
 		return fmt.Errorf("--file and --admin-url do not go together: pick one source")
 	}
 	if o.offline() && (len(o.Args) > 0 || o.AllNamespaces || o.Selector != "") {
-		return fmt.Errorf("--file and --admin-url read one proxy: drop the pod, -l and -A arguments")
+		return fmt.Errorf("--file and --admin-url read saved outputs or one proxy: drop the pod, -l and -A arguments")
 	}
 	views := 0
 	for _, v := range []bool{o.Clusters, o.Endpoints, o.Pods} {
@@ -189,9 +189,9 @@ func (o *InspectOptions) warnAccessLogOff(r inspect.Report) {
 func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {
 	switch {
 	case len(o.Files) > 0:
-		return inspect.ReadFiles(o.Files, o.Read.Caps, o.now())
+		return inspect.ReadFiles(o.Files, o.Read, o.now())
 	case o.AdminURL != "":
-		return inspect.ReadAdminURL(ctx, o.AdminURL, o.Read.Caps, o.now())
+		return inspect.ReadAdminURL(ctx, o.AdminURL, o.Read, o.now())
 	}
 	r, err := inspect.NewReader(o.configFlags, o.Read)
 	if err != nil {

@@ -37,6 +37,7 @@ func addReadFlags(fs *pflag.FlagSet, r *inspect.ReadConfig) {
 	fs.DurationVar(&r.Caps.Timeout, "admin-timeout", r.Caps.Timeout, "Longest wait for one admin response")
 	fs.Int64Var(&r.Caps.MaxBytes, "max-bytes", r.Caps.MaxBytes, "Largest admin response read from one sidecar")
 	fs.Int64Var(&r.MaxLogBytes, "max-log-bytes", r.MaxLogBytes, "Largest access log read from one sidecar (0: no cap)")
+	fs.StringVar(&r.LogFormat, "log-format", r.LogFormat, "Access-log format to read logs by, before the proxy's own and Istio's defaults: an Envoy format string, or a JSON object of keys to %OPERATORS%")
 }
 
 func (p *proxyFlags) validate() error { return p.Read.Validate() }

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 // clock is what every command reads the time from: when sources were read, ages in tables.
@@ -53,6 +55,9 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 	cmd.AddCommand(NewCmdCompletion(streams))
 	cmd.AddCommand(NewCmdInspect(configFlags, streams))
 	cmd.AddCommand(NewCmdVerify(configFlags, streams))
+	cmd.AddCommand(NewCmdPolicy(configFlags, streams))
+	cmd.AddCommand(NewCmdLockdown(configFlags, streams))
+	cmd.AddCommand(NewCmdLogging(configFlags, streams))
 	cmd.AddCommand(NewCmdFix(configFlags, streams))
 	cmd.AddCommand(NewCmdRegister(configFlags, streams))
 	cmd.AddCommand(NewCmdTLSOrigination(configFlags, streams))
@@ -72,6 +77,11 @@ func Execute(streams genericiooptions.IOStreams, args []string) int {
 // printed), 130 when ctx was cancelled (Ctrl-C, SIGTERM) and the run stopped early: applies are
 // rolled back, reads print what they had.
 func ExecuteContext(ctx context.Context, streams genericiooptions.IOStreams, args []string) int {
+	// Istio's validation library hands klog to its own logger, which writes to stdout, and
+	// client-go logs what it also returns ("couldn't get current server API group list", a
+	// port-forward's broken streams): its lines would land in the data or repeat the one error
+	// line each problem gets.
+	klog.SetLogger(logr.Discard())
 	cmd := NewCmdEgress(streams)
 	cmd.SetArgs(args)
 	cmd.SetIn(streams.In)

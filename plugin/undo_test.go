@@ -16,8 +16,8 @@ func TestUndoOptionsValidate(t *testing.T) {
 	}{
 		{"host", func(o *UndoOptions) { o.Host = "httpbin.org" }, ""},
 		{"all", func(o *UndoOptions) { o.All = true }, ""},
-		{"neither", func(*UndoOptions) {}, "name the host to undo, or pass --all"},
-		{"both", func(o *UndoOptions) { o.Host, o.All = "httpbin.org", true }, "a host and --all do not go together: pick one"},
+		{"neither", func(*UndoOptions) {}, "name the host to undo, or pass --lockdown or --all"},
+		{"both", func(o *UndoOptions) { o.Host, o.All = "httpbin.org", true }, "a host, --lockdown and --all do not go together: pick one"},
 		{"dry run", func(o *UndoOptions) { o.All, o.DryRun = true, "yes" }, `invalid dry-run value "yes": must be "none", "server", or "client"`},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,8 +69,11 @@ func (a *Applier) Existing(ctx context.Context, namespace string) (Existing, err
 	if ex.Services, err = decodeAll[corev1.Service](svcs); err != nil {
 		return ex, err
 	}
-	for _, kind := range []string{"DestinationRule", "VirtualService", "Gateway"} {
+	for _, kind := range []string{"DestinationRule", "VirtualService", "Gateway", "Sidecar", "Telemetry"} {
 		list, err := a.client.Resource(a.gvr(kind)).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		if kind == "Telemetry" && apierrors.IsNotFound(err) {
+			continue // telemetry.istio.io/v1 is served from Istio 1.22
+		}
 		if err != nil {
 			return ex, fmt.Errorf("failed to list %s in namespace %s: %w", a.gvr(kind).Resource, namespace, err)
 		}
@@ -80,6 +84,10 @@ func (a *Applier) Existing(ctx context.Context, namespace string) (Existing, err
 			ex.VirtualServices, err = decodeAll[networkingv1.VirtualService](list.Items)
 		case "Gateway":
 			ex.Gateways, err = decodeAll[networkingv1.Gateway](list.Items)
+		case "Sidecar":
+			ex.Sidecars, err = decodeAll[networkingv1.Sidecar](list.Items)
+		case "Telemetry":
+			ex.Telemetries, err = decodeAll[telemetryv1.Telemetry](list.Items)
 		}
 		if err != nil {
 			return ex, err
@@ -89,7 +97,7 @@ func (a *Applier) Existing(ctx context.Context, namespace string) (Existing, err
 }
 
 func (a *Applier) gvr(kind string) schema.GroupVersionResource {
-	gvr, _ := gvrFor(a.apiVersion, kind)
+	gvr, _ := gvrFor(apiVersionOf(kind, a.apiVersion), kind)
 	return gvr
 }
 

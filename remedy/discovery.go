@@ -36,7 +36,7 @@ func DiscoverNetworking(d discovery.DiscoveryInterface) (string, error) {
 			continue
 		}
 		for _, k := range kinds {
-			if !slices.Contains(served, k.Resource) {
+			if k.Group == NetworkingGroup && !slices.Contains(served, k.Resource) {
 				return "", fmt.Errorf("%w: %s %s not found", ErrIstioCRDsAbsent, gv, k.Resource)
 			}
 		}

@@ -27,7 +27,11 @@ func newFakeCluster(t *testing.T, apiVersion string, objs ...runtime.Object) *dy
 	gv, _ := schema.ParseGroupVersion(apiVersion)
 	listKinds := map[schema.GroupVersionResource]string{servicesGVR: "ServiceList", podsGVR: "PodList"}
 	for _, k := range kinds {
-		listKinds[gv.WithResource(k.Resource)] = k.Kind + "List"
+		kgv := gv
+		if k.Version != "" {
+			kgv = schema.GroupVersion{Group: k.Group, Version: k.Version}
+		}
+		listKinds[kgv.WithResource(k.Resource)] = k.Kind + "List"
 	}
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds, objs...)
 	tracker := client.Tracker()

@@ -248,6 +248,14 @@ func (ex Existing) objectsOfKind(kind string) []metav1.Object {
 		for _, o := range ex.Gateways {
 			out = append(out, o)
 		}
+	case "Sidecar":
+		for _, o := range ex.Sidecars {
+			out = append(out, o)
+		}
+	case "Telemetry":
+		for _, o := range ex.Telemetries {
+			out = append(out, o)
+		}
 	}
 	return out
 }

@@ -226,8 +226,10 @@ func TestValidateRefusesInvalidObjects(t *testing.T) {
 			"istio rejects DestinationRule demo/bad"},
 		{"misspelt hosts field", object(NetworkingV1beta1, "VirtualService", "demo", "bad", nil, nil, map[string]any{"hostz": []any{"x"}}),
 			"VirtualService demo/bad"},
-		{"kind we do not write", object(NetworkingV1, "Sidecar", "demo", "bad", nil, nil, map[string]any{}),
+		{"kind we do not write", object(NetworkingV1, "WorkloadEntry", "demo", "bad", nil, nil, map[string]any{}),
 			"kubectl-egress does not write"},
+		{"an empty Sidecar", object(NetworkingV1, "Sidecar", "demo", "bad", nil, nil, map[string]any{}),
+			"istio rejects Sidecar demo/bad: sidecar: empty configuration provided"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

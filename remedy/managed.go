@@ -39,6 +39,9 @@ func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, 
 		list, err := a.client.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{
 			LabelSelector: LabelManagedBy + "=" + ManagedByValue,
 		})
+		if apierrors.IsNotFound(err) && k.Group != NetworkingGroup {
+			continue // Telemetry v1 before Istio 1.22: nothing of that kind can be ours
+		}
 		if err != nil {
 			where := "all namespaces"
 			if namespace != "" {
@@ -64,19 +67,31 @@ func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, 
 	return out, nil
 }
 
-// UndoOptions choose what Undo removes: the objects of Host, or All of them, in Namespace ("" =
-// all namespaces).
+// UndoOptions choose what Undo removes: the objects of Host, the objects of one Fix (the
+// lockdown, the logging), or All of them, in Namespace ("" = all namespaces).
 type UndoOptions struct {
 	Namespace string
 	Host      string
+	Fix       inspect.Fix
 	All       bool
 	DryRun    DryRun
+}
+
+// Matches tells whether the options select a managed object.
+func (o UndoOptions) Matches(m ManagedObject) bool {
+	switch {
+	case o.All:
+		return true
+	case o.Fix != "":
+		return m.Fix == o.Fix && (o.Host == "" || m.Host == o.Host)
+	}
+	return m.Host == o.Host
 }
 
 // Undo deletes managed objects only: routing first, the ServiceEntry last, so no route is left
 // pointing at a host the mesh no longer knows. It goes on past a failed delete and reports it.
 func (a *Applier) Undo(ctx context.Context, o UndoOptions) ([]Result, error) {
-	if o.Host == "" && !o.All {
+	if o.Host == "" && o.Fix == "" && !o.All {
 		return nil, fmt.Errorf("name a host to undo, or ask for all")
 	}
 	if o.DryRun == "" {
@@ -86,11 +101,14 @@ func (a *Applier) Undo(ctx context.Context, o UndoOptions) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs = slices.DeleteFunc(objs, func(m ManagedObject) bool { return !o.All && m.Host != o.Host })
+	objs = slices.DeleteFunc(objs, func(m ManagedObject) bool { return !o.Matches(m) })
 	if len(objs) == 0 {
 		what := "host " + o.Host
-		if o.All {
+		switch {
+		case o.All:
 			what = "any host"
+		case o.Fix != "":
+			what = "fix " + string(o.Fix)
 		}
 		if o.Namespace != "" {
 			what += " in namespace " + o.Namespace

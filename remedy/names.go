@@ -82,7 +82,11 @@ func managedLabels() map[string]string {
 }
 
 func managedAnnotations(host string, fix inspect.Fix) map[string]string {
-	return map[string]string{AnnotationHost: host, AnnotationFix: string(fix)}
+	a := map[string]string{AnnotationFix: string(fix)}
+	if host != "" {
+		a[AnnotationHost] = host // a lockdown or logging object is about no one host
+	}
+	return a
 }
 
 // isManaged tells whether labels mark an object as written by this tool.

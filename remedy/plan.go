@@ -10,6 +10,7 @@ import (
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,6 +55,8 @@ type Target struct {
 	Force bool
 	// Route adds a timeout and retries for the host (a VirtualService); HTTP only.
 	Route RoutePolicy
+	// Traffic is the connection pool and outlier detection for the host (a DestinationRule).
+	Traffic TrafficPolicy
 }
 
 // RoutePolicy is the --timeout / --retries route policy for the external host.
@@ -90,6 +93,10 @@ type Existing struct {
 	DestinationRules []*networkingv1.DestinationRule
 	VirtualServices  []*networkingv1.VirtualService
 	Gateways         []*networkingv1.Gateway
+	// Sidecars and Telemetries of the target namespace: a lockdown or logging plan must not
+	// replace one it does not manage.
+	Sidecars    []*networkingv1.Sidecar
+	Telemetries []*telemetryv1.Telemetry
 	// Services are Kubernetes Services (all namespaces when readable): their HTTP ports matter.
 	Services []*corev1.Service
 	// Warnings say what could not be read (for example ServiceEntries of other namespaces).
@@ -127,7 +134,7 @@ func (t Target) check() error {
 	if t.Route.Timeout < 0 || t.Route.PerTryTimeout < 0 || t.Route.Retries != nil && *t.Route.Retries < 0 {
 		return fmt.Errorf("timeouts and retries must not be negative")
 	}
-	return nil
+	return t.Traffic.check()
 }
 
 func isWildcard(host string) bool { return strings.HasPrefix(host, "*") }

@@ -8,19 +8,36 @@ import (
 	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
+	networkingk8s "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 )
 
-// Kinds a plan writes, in the order they are applied: routing (VirtualService) last, so that
-// nothing routes to a host or subset that does not exist yet. Undo deletes in reverse.
-var kinds = []struct{ Kind, Resource string }{
-	{"ServiceEntry", "serviceentries"},
-	{"DestinationRule", "destinationrules"},
-	{"Gateway", "gateways"},
-	{"VirtualService", "virtualservices"},
+// kindInfo is a kind a plan writes: its API group and resource, and the version it is written
+// as when that is not the plan's networking.istio.io version.
+type kindInfo struct {
+	Kind, Group, Resource string
+	// Version is fixed for kinds outside networking.istio.io; "" follows Plan.APIVersion.
+	Version string
 }
+
+// Kinds a plan writes, in the order they are applied: routing (VirtualService) after the hosts
+// and subsets it routes to; the Sidecar that switches to REGISTRY_ONLY after the ServiceEntries
+// that keep traffic going; the NetworkPolicy last. Undo deletes in reverse.
+var kinds = []kindInfo{
+	{"ServiceEntry", NetworkingGroup, "serviceentries", ""},
+	{"DestinationRule", NetworkingGroup, "destinationrules", ""},
+	{"Gateway", NetworkingGroup, "gateways", ""},
+	{"VirtualService", NetworkingGroup, "virtualservices", ""},
+	{"Sidecar", NetworkingGroup, "sidecars", ""},
+	{"Telemetry", TelemetryGroup, "telemetries", "v1"},
+	{"NetworkPolicy", "networking.k8s.io", "networkpolicies", "v1"},
+}
+
+// TelemetryGroup is the API group of Istio's Telemetry.
+const TelemetryGroup = "telemetry.istio.io"
 
 func kindOf(obj Object) string {
 	switch obj.(type) {
@@ -32,8 +49,31 @@ func kindOf(obj Object) string {
 		return "VirtualService"
 	case *networkingv1.Gateway:
 		return "Gateway"
+	case *networkingv1.Sidecar:
+		return "Sidecar"
+	case *telemetryv1.Telemetry:
+		return "Telemetry"
+	case *networkingk8s.NetworkPolicy:
+		return "NetworkPolicy"
 	}
 	return fmt.Sprintf("%T", obj)
+}
+
+func infoOf(kind string) (kindInfo, bool) {
+	for _, k := range kinds {
+		if k.Kind == kind {
+			return k, true
+		}
+	}
+	return kindInfo{}, false
+}
+
+// apiVersionOf is the apiVersion an object of kind is written as in a plan of planVersion.
+func apiVersionOf(kind, planVersion string) string {
+	if k, ok := infoOf(kind); ok && k.Version != "" {
+		return k.Group + "/" + k.Version
+	}
+	return planVersion
 }
 
 func kindOrder(kind string) int {
@@ -50,17 +90,19 @@ func gvrFor(apiVersion, kind string) (schema.GroupVersionResource, error) {
 	if err != nil {
 		return schema.GroupVersionResource{}, err
 	}
-	for _, k := range kinds {
-		if k.Kind == kind {
-			return gv.WithResource(k.Resource), nil
-		}
+	if k, ok := infoOf(kind); ok {
+		return gv.WithResource(k.Resource), nil
 	}
 	return schema.GroupVersionResource{}, fmt.Errorf("kind %s is not written by kubectl-egress", kind)
 }
 
 // Ref is kubectl's name for an object: "serviceentry.networking.istio.io/egress-httpbin-org".
 func Ref(kind, name string) string {
-	return strings.ToLower(kind) + "." + NetworkingGroup + "/" + name
+	group := NetworkingGroup
+	if k, ok := infoOf(kind); ok {
+		group = k.Group
+	}
+	return strings.ToLower(kind) + "." + group + "/" + name
 }
 
 // Unstructured renders the plan's objects as they are sent: apiVersion from the plan, no status,
@@ -91,7 +133,7 @@ func toUnstructured(obj Object, apiVersion string) (*unstructured.Unstructured, 
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
-	m["apiVersion"] = apiVersion
+	m["apiVersion"] = apiVersionOf(kind, apiVersion)
 	m["kind"] = kind
 	spec, _ := m["spec"].(map[string]any)
 	if spec == nil {
@@ -104,12 +146,16 @@ func toUnstructured(obj Object, apiVersion string) (*unstructured.Unstructured, 
 
 // spellOutDefaults writes enum fields whose value is the proto zero value, which JSON encoding
 // drops: a reader of the YAML (and of the recipes) expects "location: MESH_EXTERNAL",
-// "resolution: NONE" and "mode: PASSTHROUGH" to be visible.
+// "resolution: NONE", "mode: PASSTHROUGH" and a Sidecar's "mode: REGISTRY_ONLY" to be visible.
 func spellOutDefaults(obj Object, spec map[string]any) {
 	switch o := obj.(type) {
 	case *networkingv1.ServiceEntry:
 		spec["location"] = o.Spec.Location.String()
 		spec["resolution"] = o.Spec.Resolution.String()
+	case *networkingv1.Sidecar:
+		if otp, ok := spec["outboundTrafficPolicy"].(map[string]any); ok && o.Spec.GetOutboundTrafficPolicy() != nil {
+			otp["mode"] = o.Spec.GetOutboundTrafficPolicy().GetMode().String()
+		}
 	case *networkingv1.Gateway:
 		servers, _ := spec["servers"].([]any)
 		for i, s := range servers {

@@ -16,6 +16,7 @@ func TestLayers(t *testing.T) {
 	forbidden := map[string][]string{
 		"inspect":          {mod + "remedy", mod + "fixflow", mod + "plugin", cobra},
 		"remedy":           {mod + "fixflow", mod + "plugin", cobra},
+		"policy":           {mod + "remedy", mod + "fixflow", mod + "plugin", cobra},
 		"fixflow":          {mod + "plugin", cobra},
 		"internal/table":   {mod + "inspect", mod + "remedy", mod + "fixflow", mod + "plugin", cobra},
 		"internal/version": {mod + "inspect", mod + "remedy", mod + "fixflow", mod + "plugin", cobra},

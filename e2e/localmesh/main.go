@@ -1,6 +1,6 @@
 // Command localmesh runs the project's local Istio mesh in the background:
 //
-//	localmesh up --dir .localmesh --tools DIR [--fleet N]   start it (or report it running)
+//	localmesh up --dir .localmesh --tools DIR [--fleet N] [--replay 10s]   start it (or report it running)
 //	localmesh down --dir .localmesh                          stop it
 //
 // `up` starts `localmesh serve` as a detached process that keeps the control plane and the
@@ -26,13 +26,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: localmesh up|down|serve --dir DIR [--tools DIR] [--fleet N]")
+		fmt.Fprintln(os.Stderr, "usage: localmesh up|down|serve --dir DIR [--tools DIR] [--fleet N] [--replay D]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	dir := fs.String("dir", ".localmesh", "state directory")
 	tools := fs.String("tools", "", "directory holding the control-plane binaries (hack/tools.sh)")
 	fleet := fs.Int("fleet", 0, "pods in namespace demo-fleet")
+	replay := fs.Duration("replay", 10*time.Second, "how often the stand-ins replay their pods' calls (0: once, at start)")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
 	if err == nil {
@@ -40,11 +41,11 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "up":
-		err = up(*dir, *tools, *fleet)
+		err = up(*dir, *tools, *fleet, *replay)
 	case "down":
 		err = down(*dir)
 	case "serve":
-		err = serve(*dir, *tools, *fleet)
+		err = serve(*dir, *tools, *fleet, *replay)
 	default:
 		err = fmt.Errorf("unknown command %q: use up, down or serve", os.Args[1])
 	}
@@ -70,7 +71,7 @@ func running(dir string) int {
 	return pid
 }
 
-func up(dir, tools string, fleet int) error {
+func up(dir, tools string, fleet int, replay time.Duration) error {
 	if running(dir) != 0 {
 		if _, err := os.Stat(readyFile(dir)); err == nil {
 			fmt.Printf("local mesh already running\nexport KUBECONFIG=%s\n", filepath.Join(dir, "kubeconfig"))
@@ -95,7 +96,7 @@ func up(dir, tools string, fleet int) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "serve", "--dir", dir, "--tools", tools, "--fleet", strconv.Itoa(fleet))
+	cmd := exec.Command(self, "serve", "--dir", dir, "--tools", tools, "--fleet", strconv.Itoa(fleet), "--replay", replay.String())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -145,7 +146,7 @@ func down(dir string) error {
 	return fmt.Errorf("local mesh (pid %d) did not stop in 30s: killed", pid)
 }
 
-func serve(dir, tools string, fleet int) error {
+func serve(dir, tools string, fleet int, replay time.Duration) error {
 	if err := os.WriteFile(pidFile(dir), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func serve(dir, tools string, fleet int) error {
 	defer stop()
 	upCtx, cancel := context.WithTimeout(ctx, 9*time.Minute)
 	defer cancel()
-	m, err := mesh.Up(upCtx, mesh.Options{Dir: dir, Tools: tools, Fleet: fleet, Log: func(f string, a ...any) {
+	m, err := mesh.Up(upCtx, mesh.Options{Dir: dir, Tools: tools, Fleet: fleet, ReplayEvery: replay, Log: func(f string, a ...any) {
 		fmt.Printf(f+"\n", a...)
 	}})
 	if err != nil {

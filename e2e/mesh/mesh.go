@@ -23,6 +23,9 @@ type Options struct {
 	Dir   string // state: etcd data, certs, logs, kubeconfig, sidecar logs
 	Tools string // directory with etcd, kube-apiserver, kube-controller-manager, istiod, kwok (hack/tools.sh)
 	Fleet int    // pods in namespace demo-fleet, for scale work
+	// ReplayEvery makes every stand-in replay its pod's calls again at this interval, so a
+	// running mesh shows the effect of a change in fresh traffic; 0 replays once, at sync.
+	ReplayEvery time.Duration
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
 }

@@ -27,7 +27,9 @@ type Scenario struct {
 	Replicas  int
 	// PodAnnotations are added to the pod template (capture exclusions, for instance).
 	PodAnnotations map[string]string
-	Calls          []sidecar.Call
+	// NamespaceLabels label the namespace (istio.io/rev, for instance).
+	NamespaceLabels map[string]string
+	Calls           []sidecar.Call
 	// Config is YAML applied in the namespace before the Deployment.
 	Config string
 	// Expect maps "HOST:PORT" to the disposition `kubectl egress inspect` must report.
@@ -62,6 +64,46 @@ spec:
   outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 `,
 			Expect: map[string]string{"google.com:443": "blocked", "example.com:80": "blocked"},
+		},
+		{
+			// A workload-scoped Sidecar that differs from the namespace's default one: ALLOW_ANY,
+			// and egress hosts of its own namespace only, which hide istio-system's googleapis
+			// ServiceEntry, so its calls there leave through PassthroughCluster. The namespace's
+			// own ServiceEntry for api.github.com gives it a 0.0.0.0_443 listener, whose TLS
+			// inspector names the hosts by SNI.
+			Namespace: "demo-locked", App: "ledger", Replicas: 1,
+			Calls: []sidecar.Call{
+				{Host: "www.googleapis.com", IP: "203.0.113.50", Port: 443, Scheme: "https", Count: 1},
+				{Host: "api.stripe.com", IP: "203.0.113.52", Port: 443, Scheme: "https", Count: 2},
+			},
+			Config: `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: ledger}
+spec:
+  workloadSelector: {labels: {app: ledger}}
+  egress:
+  - hosts: ["./*"]
+  outboundTrafficPolicy: {mode: ALLOW_ANY}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: github}
+spec:
+  hosts: [api.github.com]
+  exportTo: ["."]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+`,
+			Expect: map[string]string{"www.googleapis.com:443": "passthrough", "api.stripe.com:443": "passthrough"},
+		},
+		{
+			// A namespace of revision canary, whose mesh config (istio-canary) says REGISTRY_ONLY:
+			// its proxies are served by the default istiod, in ALLOW_ANY.
+			Namespace: "demo-canary", App: "jobs", Replicas: 1,
+			NamespaceLabels: map[string]string{"istio.io/rev": "canary"},
+			Calls:           []sidecar.Call{{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 1}},
+			Expect:          map[string]string{"httpbin.org:443": "passthrough"},
 		},
 		{
 			Namespace: "demo-registered", App: "reports", Replicas: 1,
@@ -190,11 +232,33 @@ data:
     accessLogEncoding: TEXT
     defaultProviders:
       metrics: [prometheus]
+    # Access-log providers a namespace's Telemetry can pick instead of the TEXT default: Istio's
+    # JSON encoding, and a TEXT format of our own (tests read both back).
+    extensionProviders:
+    - name: envoy-json
+      envoyFileAccessLog:
+        path: /dev/stdout
+        logFormat: {labels: {}}
+    - name: envoy-custom-text
+      envoyFileAccessLog:
+        path: /dev/stdout
+        logFormat:
+          text: '%START_TIME% egress dst=%DOWNSTREAM_LOCAL_ADDRESS% cluster=%UPSTREAM_CLUSTER_RAW% sni=%REQUESTED_SERVER_NAME% host="%REQ(:AUTHORITY)%" route=%ROUTE_NAME% code=%RESPONSE_CODE% flags=%RESPONSE_FLAGS% method=%REQ(:METHOD)% sent=%BYTES_SENT%'
+
     outboundTrafficPolicy:
       mode: ALLOW_ANY
     defaultConfig:
       discoveryAddress: istiod.istio-system.svc:15012
   meshNetworks: 'networks: {}'
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio-canary, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: /dev/stdout
+    outboundTrafficPolicy:
+      mode: REGISTRY_ONLY
 `
 
 const sharedManifest = `apiVersion: networking.istio.io/v1
@@ -308,7 +372,8 @@ func (m *Mesh) applyScenarios(ctx context.Context) error {
 	}
 	docs := []string{sharedManifest, gw}
 	for _, s := range Scenarios(m.opts.Fleet) {
-		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", s.Namespace))
+		labels, _ := json.Marshal(s.NamespaceLabels)
+		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: %s}\n", s.Namespace, labels))
 	}
 	if err := m.applyManifest(ctx, "", strings.Join(docs, "\n---\n")); err != nil {
 		return err

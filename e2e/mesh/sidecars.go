@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -190,7 +191,38 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 	s.mu.Lock()
 	s.synced[key] = true
 	s.mu.Unlock()
+	if every := s.m.opts.ReplayEvery; every > 0 {
+		s.wg.Add(1)
+		go s.replayEvery(ctx, key, sc, every)
+	}
 	return nil
+}
+
+// replayEvery replays the pod's calls at the interval, starting at a random offset so a fleet's
+// pods do not all call at once, until the stand-in is gone.
+func (s *Sidecars) replayEvery(ctx context.Context, key string, sc *sidecar.Sidecar, every time.Duration) {
+	defer s.wg.Done()
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Duration(rand.Int64N(int64(every)))):
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		current := s.running[key] == sc
+		s.mu.Unlock()
+		if !current {
+			return
+		}
+		_ = sc.Replay(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Sidecars) forget(key string) {

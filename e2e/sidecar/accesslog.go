@@ -153,8 +153,12 @@ func formatJSON(format *structpb.Struct, r *logRecord) string {
 }
 
 // render produces the line one access logger writes for r, and the container stream it goes
-// to; ok is false when the logger is not a file logger to stdout/stderr.
+// to; ok is false when the logger is not a file logger to stdout/stderr, or its filter (a
+// Telemetry's filter expression, say) does not let r through.
 func render(al *accesslogv3.AccessLog, r *logRecord) (line, stream string, ok bool) {
+	if !logFilterMatches(al.GetFilter(), r) {
+		return "", "", false
+	}
 	fl := &filev3.FileAccessLog{}
 	if !al.GetTypedConfig().MessageIs(fl) || al.GetTypedConfig().UnmarshalTo(fl) != nil {
 		return "", "", false
