@@ -74,6 +74,10 @@ func TestAuditNoSecretsOrConfigMaps(t *testing.T) {
 		{"register", "api.audit.example", "--port", "443", "--protocol", "TLS", "-n", ns, "--yes"},
 		{"enable-tls-origination", "tls.audit.example", "-n", ns, "--dry-run=server"},
 		{"undo", "api.audit.example", "-n", ns, "--yes"},
+		{"policy", "-A"},
+		{"policy", "-n", "demo-passthrough", "-o", "json"},
+		{"lockdown", "-n", "demo-passthrough", "--dry-run=server"},
+		{"logging", "on", "-n", ns, "--dry-run=server"},
 	} {
 		egress(t, args...)
 	}

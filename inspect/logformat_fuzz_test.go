@@ -21,8 +21,9 @@ func FuzzLogFormat(f *testing.F) {
 			return
 		}
 		counts, err := ScanAccessLog(bytes.NewReader(log), []*LogFormat{lf}, func(*AccessLogEntry) {})
-		if err == nil && counts.Lines != counts.Entries+counts.Skipped {
-			t.Fatalf("lines %d != entries %d + skipped %d", counts.Lines, counts.Entries, counts.Skipped)
+		// An entry wrapped over several lines is one entry: never more entries and skips than lines.
+		if err == nil && counts.Entries+counts.Skipped > counts.Lines {
+			t.Fatalf("entries %d + skipped %d > lines %d", counts.Entries, counts.Skipped, counts.Lines)
 		}
 		inspectAll(t, Sources{Pod: Pod{Name: "fuzz"}, AccessLog: bytes.NewReader(log), LogFormat: format})
 	})
