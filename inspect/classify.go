@@ -78,6 +78,12 @@ func Classify(s Snapshot, now time.Time) PodReport {
 
 	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
 	rep.Facts.EnvoyVersion = firstNonEmpty(s.serverInfo.EnvoyVersion, s.node.envoy)
+	switch {
+	case s.serverInfo.DNSCapture == "true":
+		rep.Facts.DNSCapture = "on"
+	case s.serverInfo.EnvoyVersion != "" || s.serverInfo.IstioVersion != "":
+		rep.Facts.DNSCapture = "off"
+	}
 	rep.Facts.AccessLog = s.logCounts
 	for _, f := range s.flows {
 		c.addFlow(f)
@@ -198,6 +204,9 @@ func (c *classifier) addConfig() {
 		}
 		if k, ok := c.clusterDest[r.cluster]; ok && target.host == r.host {
 			c.dests[k].setProtocol(r.protocol)
+			if r.rewrite != "" {
+				c.dests[k].d.HostRewrite = r.rewrite
+			}
 			continue
 		}
 		tc := c.cfg.clusters[r.cluster]
@@ -270,7 +279,10 @@ func (c *classifier) addFlow(f *logFlow) {
 
 	var a *destAcc
 	switch {
-	case isPassthroughCluster(cluster) || f.route == vhostAllowAny || f.route == vhostAllowAnyDynamicDNS:
+	case cluster == clusterAllowAnyDynamicDNS || f.route == vhostAllowAnyDynamicDNS:
+		a = c.unregistered(named, origIP, origPort, DispositionDynamicDNS, f.downstreamLocal)
+		a.d.Cluster = clusterAllowAnyDynamicDNS
+	case isPassthroughCluster(cluster) || f.route == vhostAllowAny:
 		a = c.unregistered(named, origIP, origPort, DispositionPassthrough, f.downstreamLocal)
 		a.d.Cluster = clusterPassthrough
 	case cluster == clusterBlackHole || f.route == vhostBlockAll || refused(f, origIP):
@@ -423,9 +435,12 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 		host = ""
 	}
 	var disp Disposition
+	cluster := svcName
 	switch svcName {
-	case clusterPassthrough, clusterAllowAnyDynamicDNS:
+	case clusterPassthrough:
 		disp = DispositionPassthrough
+	case clusterAllowAnyDynamicDNS:
+		disp = DispositionDynamicDNS
 	case clusterBlackHole:
 		disp = DispositionBlocked
 	}
@@ -434,10 +449,7 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 			host = s.Labels["destination_ip"]
 		}
 		a := c.unregistered(host, "", port, disp, "")
-		a.d.Cluster = clusterPassthrough
-		if disp == DispositionBlocked {
-			a.d.Cluster = clusterBlackHole
-		}
+		a.d.Cluster = cluster
 		return a
 	}
 	if alias, ok := c.hostAlias[host]; ok {
@@ -465,8 +477,12 @@ func (c *classifier) addHosts(hosts []HostStatus) {
 	for _, h := range hosts {
 		if isPassthroughCluster(h.Cluster) {
 			ip, port := splitHostPort(h.Address)
-			a := c.unregistered(c.ipHost[h.Address], ip, port, DispositionPassthrough, h.Address)
-			a.d.Cluster = clusterPassthrough
+			disp := DispositionPassthrough
+			if h.Cluster == clusterAllowAnyDynamicDNS {
+				disp = DispositionDynamicDNS
+			}
+			a := c.unregistered(c.ipHost[h.Address], ip, port, disp, h.Address)
+			a.d.Cluster = h.Cluster
 			a.signals[SignalClusters] = true
 			b := a.bucket(bucketClusters)
 			b.Connections += h.Counts.Connections

@@ -32,7 +32,9 @@ type configView struct {
 	// mtlsEndpoints says, per cluster with endpoints, whether any endpoint is labelled tlsMode=istio.
 	mtlsEndpoints map[string]bool
 	// mode is the effective outbound mode; modeSource says where it came from.
-	mode, modeSource  string
+	mode, modeSource string
+	// dynamicDNS: virtualOutbound sends plain HTTP to AllowAnyDynamicDNSCluster.
+	dynamicDNS        bool
 	haveListeners     bool
 	accessLogInConfig bool
 	// logFormats are the formats of the file access loggers writing to the container log, in
@@ -51,6 +53,8 @@ type hostRoute struct {
 	port     uint32
 	cluster  string
 	protocol string // TLS for SNI chains, HTTP for virtual hosts
+	// rewrite is the Host/:authority the route sends instead (a VirtualService's rewrite.authority).
+	rewrite string
 }
 
 func newConfigView(pc *ProxyConfig) *configView {
@@ -83,6 +87,10 @@ func newConfigView(pc *ProxyConfig) *configView {
 	}
 	for _, r := range pc.Routes {
 		v.addRouteConfig(r)
+	}
+	if v.dynamicDNS && v.mode == ModeAllowAny {
+		v.mode = ModeAllowAnyDynamicDNS
+		v.modeSource += "; plain HTTP → " + clusterAllowAnyDynamicDNS
 	}
 	for name, addrs := range v.clusterAddrs {
 		if cl := v.clusters[name]; cl != nil {
@@ -263,6 +271,11 @@ func (v *configView) addListener(l *listenerv3.Listener) {
 			if isCatchAll(fc, l) && tcp != nil {
 				v.mode, v.modeSource = modeOf(tcp.GetCluster())
 			}
+			// ALLOW_ANY_DYNAMIC_DNS adds a chain for plain HTTP whose route sends unknown hosts
+			// to the dynamic forward proxy; TLS and TCP still fall to PassthroughCluster.
+			if slices.Contains(routeClustersOf(hcm.GetRouteConfig()), clusterAllowAnyDynamicDNS) {
+				v.dynamicDNS = true
+			}
 			continue
 		}
 		if rc := hcm.GetRouteConfig(); rc != nil {
@@ -416,10 +429,22 @@ func (v *configView) addRouteConfig(rc *routev3.RouteConfiguration) {
 		}
 		for _, r := range vh.GetRoutes() {
 			for _, c := range routeClusters(r) {
-				v.routes = append(v.routes, hostRoute{host: host, port: port, cluster: c, protocol: "HTTP"})
+				v.routes = append(v.routes, hostRoute{host: host, port: port, cluster: c, protocol: "HTTP",
+					rewrite: r.GetRoute().GetHostRewriteLiteral()})
 			}
 		}
 	}
+}
+
+// routeClustersOf lists the clusters an inline route configuration sends to.
+func routeClustersOf(rc *routev3.RouteConfiguration) []string {
+	var out []string
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			out = append(out, routeClusters(r)...)
+		}
+	}
+	return out
 }
 
 func routeClusters(r *routev3.Route) []string {

@@ -52,6 +52,10 @@ const (
 	DispositionBypassed Disposition = "bypassed"
 	// DispositionPassthrough: unregistered, sent through PassthroughCluster (ALLOW_ANY).
 	DispositionPassthrough Disposition = "passthrough"
+	// DispositionDynamicDNS: unregistered plain HTTP that Istio's dynamic-DNS catch-all
+	// (ALLOW_ANY_DYNAMIC_DNS, AllowAnyDynamicDNSCluster) resolved by its Host header and sent
+	// out: named, but sharing one cluster with every unregistered host.
+	DispositionDynamicDNS Disposition = "dynamic-dns"
 	// DispositionBlocked: unregistered, dropped by BlackHoleCluster (REGISTRY_ONLY).
 	DispositionBlocked Disposition = "blocked"
 	// DispositionRegistered: own cluster (a ServiceEntry), no TLS by the sidecar: the app does TLS, L4 only.
@@ -61,6 +65,17 @@ const (
 	// DispositionEgressGateway: routed to an egress gateway service.
 	DispositionEgressGateway Disposition = "egress-gateway"
 )
+
+// Allowed tells whether the disposition is unregistered traffic the proxy lets out today:
+// passthrough or dynamic DNS. REGISTRY_ONLY would block it.
+func (d Disposition) Allowed() bool {
+	return d == DispositionPassthrough || d == DispositionDynamicDNS
+}
+
+// Unregistered tells whether no ServiceEntry covers the traffic: let out (Allowed) or blocked.
+func (d Disposition) Unregistered() bool {
+	return d.Allowed() || d == DispositionBlocked
+}
 
 // Signal names a source of evidence.
 type Signal string
@@ -90,6 +105,9 @@ const (
 	FixLockdown Fix = "lockdown"
 	// FixLogging is the Telemetry that logs passthrough and blocked traffic only.
 	FixLogging Fix = "logging"
+	// FixAlias is a short name for an external host: the sidecar resolves it, rewrites the
+	// authority and originates TLS to the real host.
+	FixAlias Fix = "alias"
 )
 
 // Destination is one external destination of the inspected pods.
@@ -107,6 +125,9 @@ type Destination struct {
 	Cluster string `json:"cluster,omitempty"`
 	// Gateway is the egress gateway service, for the egress-gateway disposition.
 	Gateway string `json:"gateway,omitempty"`
+	// HostRewrite is the Host/:authority the proxy's route sends instead of Host (a
+	// VirtualService's rewrite.authority): an alias's real host.
+	HostRewrite string `json:"hostRewrite,omitempty"`
 	// Addresses are the IP:port original destinations seen for this host.
 	Addresses []string `json:"addresses,omitempty"`
 	// Pods are the pods (namespace/name) whose proxies saw it.
@@ -244,6 +265,9 @@ type PodFacts struct {
 	// IstioVersion is the node metadata ISTIO_VERSION, from server_info or the bootstrap.
 	IstioVersion string `json:"istioVersion,omitempty"`
 	EnvoyVersion string `json:"envoyVersion,omitempty"`
+	// DNSCapture is "on" when the sidecar answers the pod's DNS queries (node metadata
+	// DNS_CAPTURE), "off" when server_info was read without it, "" when not read.
+	DNSCapture string `json:"dnsCapture,omitempty"`
 	// OutboundMode is the effective mode from the proxy's own virtualOutbound listener
 	// (ALLOW_ANY, REGISTRY_ONLY, ALLOW_ANY_DYNAMIC_DNS), or "" when listeners were not read.
 	OutboundMode string `json:"outboundMode"`

@@ -136,6 +136,9 @@ func inferFix(host string, proxies []ProxyState) Fix {
 			if DestinationOf(host, d) && d.Disposition == DispositionEgressGateway {
 				return FixEgressGateway
 			}
+			if DestinationOf(host, d) && d.HostRewrite != "" {
+				return FixAlias
+			}
 		}
 		for _, c := range p.Report.Clusters {
 			if c.Direction == "outbound" && ClusterServes(host, c) && (c.TLS == "SIMPLE" || c.TLS == "MUTUAL") {
@@ -183,6 +186,8 @@ type hostEvidence struct {
 	l7Requests  int64
 	tcpConns    int64
 	metricsRead bool
+	// rewrite is the authority the proxy's route for the host sends instead (an alias's real host).
+	rewrite string
 }
 
 func collectEvidence(host string, p ProxyState) hostEvidence {
@@ -202,10 +207,13 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 		if !DestinationOf(host, d) {
 			continue
 		}
+		if d.HostRewrite != "" {
+			e.rewrite = d.HostRewrite
+		}
 		switch d.Disposition {
 		case DispositionEgressGateway:
 			e.gateway = append(e.gateway, d)
-		case DispositionPassthrough, DispositionBlocked:
+		case DispositionPassthrough, DispositionDynamicDNS, DispositionBlocked:
 			e.unreg = append(e.unreg, d)
 		case DispositionRegistered:
 			if hasTraffic(d) {
@@ -331,8 +339,11 @@ func checkCluster(host string, fix Fix, fixedAt, now time.Time, e hostEvidence) 
 	}
 	c := Check{Name: CheckCluster, Status: CheckFail, Detail: "none"}
 	fixCmd := "kubectl egress register " + host
-	if fix == FixTLSOrigination {
+	switch fix {
+	case FixTLSOrigination:
 		fixCmd = "kubectl egress enable-tls-origination " + host
+	case FixAlias:
+		fixCmd = "kubectl egress alias " + host + " REAL-HOST"
 	}
 	c.Reason = notPushed(host, fixedAt, now, "the ServiceEntry for "+host, "run "+fixCmd)
 	return c
@@ -402,7 +413,21 @@ func roundAge(d time.Duration) string {
 
 func checkTLS(host string, fix Fix, e hostEvidence) Check {
 	c := Check{Name: CheckTLS}
-	if fix != FixTLSOrigination {
+	sni := host
+	if fix == FixAlias {
+		// The alias's own name is SHORT; the handshake must name the real host, which the route
+		// rewrites the authority to.
+		if e.rewrite == "" {
+			c.Status, c.Detail = CheckFail, "no authority rewrite"
+			c.Reason = "no route of this proxy rewrites the authority of " + host + ": the alias's VirtualService has not reached it (pushed yet? exported to this namespace?)"
+			if len(e.own) == 0 {
+				c.Status, c.Reason = CheckPending, "no cluster for "+host+" yet, so no TLS origination either"
+			}
+			return c
+		}
+		sni = e.rewrite
+	}
+	if fix != FixTLSOrigination && fix != FixAlias {
 		c.Status = CheckSkipped
 		c.Detail = "not TLS origination"
 		if fix == FixRegister {
@@ -424,8 +449,11 @@ func checkTLS(host string, fix Fix, e hostEvidence) Check {
 		case cl.SNI == "auto":
 			c.Status, c.Detail = CheckPass, fmt.Sprintf("%s on %s, SNI from the Host header (auto_sni)", cl.TLS, cl.Name)
 			return c
-		case strings.EqualFold(cl.SNI, host) || cl.SNI != "" && MatchHost(host, cl.SNI):
+		case strings.EqualFold(cl.SNI, sni) || cl.SNI != "" && MatchHost(sni, cl.SNI):
 			c.Status, c.Detail = CheckPass, fmt.Sprintf("%s on %s, sni %s", cl.TLS, cl.Name, cl.SNI)
+			if fix == FixAlias {
+				c.Detail += ", authority rewritten to " + e.rewrite
+			}
 			return c
 		}
 		wrong = append(wrong, fmt.Sprintf("%s sends sni %q", cl.Name, cl.SNI))
@@ -433,7 +461,7 @@ func checkTLS(host string, fix Fix, e hostEvidence) Check {
 	c.Status = CheckFail
 	if len(wrong) > 0 {
 		c.Detail = strings.Join(wrong, "; ")
-		c.Reason = fmt.Sprintf("the DestinationRule's tls.sni is not %s: the server may reject the handshake or present another certificate; set sni: %s", host, host)
+		c.Reason = fmt.Sprintf("the DestinationRule's tls.sni is not %s: the server may reject the handshake or present another certificate; set sni: %s", sni, sni)
 		return c
 	}
 	c.Detail = "no upstream TLS transport socket"
@@ -505,8 +533,11 @@ func checkPassthrough(host string, fixedAt time.Time, e hostEvidence, facts PodF
 	}
 	cluster := clusterPassthrough
 	for _, d := range e.unreg {
-		if d.Disposition == DispositionBlocked {
+		switch {
+		case d.Disposition == DispositionBlocked:
 			cluster = clusterBlackHole
+		case d.Disposition == DispositionDynamicDNS && cluster == clusterPassthrough:
+			cluster = clusterAllowAnyDynamicDNS
 		}
 	}
 	lastUnreg := lastSeen(e.unreg)
@@ -556,6 +587,10 @@ func checkPassthrough(host string, fixedAt time.Time, e hostEvidence, facts PodF
 
 func checkApp(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
 	c := Check{Name: CheckApp}
+	if fix == FixAlias {
+		c.Status, c.Detail = CheckSkipped, "the app calls http://"+host
+		return c
+	}
 	if fix != FixTLSOrigination {
 		c.Status, c.Detail = CheckSkipped, "no change needed in the app"
 		return c

@@ -412,3 +412,35 @@ func TestVerifyLimits(t *testing.T) {
 		})
 	}
 }
+
+// An alias: the sidecar sends SHORT's requests to the real host over TLS, the handshake naming
+// the real host, which the route also writes into the authority.
+func TestVerifyAlias(t *testing.T) {
+	alias := Cluster{Name: "outbound|80||bin.alias", Direction: "outbound", Port: 80, Host: "bin.alias", External: true,
+		TLS: "SIMPLE", SNI: "httpbin.org", EndpointPorts: []uint32{443}}
+	routed := Destination{Host: "bin.alias", Port: 80, Disposition: DispositionTLSOrigination, Protocol: "HTTP", Cluster: alias.Name,
+		HostRewrite: "httpbin.org", Signals: []Signal{SignalConfig, SignalAccessLog}, LastSeen: at(tLater)}
+	tests := []struct {
+		name  string
+		dests []Destination
+		tls   CheckStatus
+	}{
+		{"SNI and authority name the real host", []Destination{routed}, pass},
+		{"the VirtualService has not arrived: no rewrite", []Destination{{Host: "bin.alias", Port: 80, Disposition: DispositionTLSOrigination, Cluster: alias.Name, Signals: []Signal{SignalConfig}}}, fail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Verify(VerifyRequest{Host: "bin.alias", FixedAt: tFix}, []ProxyState{vproxy([]Cluster{alias}, tt.dests, []MetricSample{l7("bin.alias", 3)})})
+			if v.Fix != FixAlias && tt.tls == pass {
+				t.Errorf("inferred fix %s, want alias", v.Fix)
+			}
+			got := map[CheckName]CheckStatus{}
+			for _, c := range v.Pods[0].Checks {
+				got[c.Name] = c.Status
+			}
+			if got[CheckTLS] != tt.tls || got[CheckCluster] != pass {
+				t.Errorf("checks %v", v.Pods[0].Checks)
+			}
+		})
+	}
+}

@@ -58,6 +58,7 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 	cmd.AddCommand(NewCmdPolicy(configFlags, streams))
 	cmd.AddCommand(NewCmdLockdown(configFlags, streams))
 	cmd.AddCommand(NewCmdLogging(configFlags, streams))
+	cmd.AddCommand(NewCmdAlias(configFlags, streams))
 	cmd.AddCommand(NewCmdFix(configFlags, streams))
 	cmd.AddCommand(NewCmdRegister(configFlags, streams))
 	cmd.AddCommand(NewCmdTLSOrigination(configFlags, streams))

@@ -114,6 +114,9 @@ var plannerCases = []struct {
 			ConnectTimeout: 2 * time.Second, Outlier: &OutlierPolicy{ConsecutiveGatewayErrors: 3}}},
 			EgressGatewayOptions{Gateway: gatewayFixture(), AppPorts: []Port{{80, "HTTP"}}}, Existing{})
 	}},
+	{"alias", func() (*Plan, error) {
+		return PlanAlias(Target{Host: "bin.alias", Namespace: "demo", Istio: istio131}, AliasOptions{Long: "httpbin.org"}, Existing{})
+	}},
 	{"lockdown-namespace", func() (*Plan, error) {
 		return PlanLockdown(Target{Namespace: "demo", Istio: istio131}, LockdownOptions{}, Existing{})
 	}},

@@ -61,7 +61,9 @@ type Config struct {
 	AccessLogEncoding string
 	// IstioVersion, e.g. "1.31.1": node metadata ISTIO_VERSION and /server_info.
 	IstioVersion string
-	Calls        []Call
+	// ProxyMetadata are the pod's proxyMetadata (ISTIO_META_DNS_CAPTURE, …).
+	ProxyMetadata map[string]string
+	Calls         []Call
 	// ExcludedCIDRs bypass the proxy entirely (traffic.sidecar.istio.io/excludeOutboundIPRanges):
 	// calls to them leave no stats and no logs.
 	ExcludedCIDRs []string
