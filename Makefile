@@ -32,12 +32,12 @@ unit:
 # after the other on one core, FUZZTIME each; a crash is left in testdata/fuzz/ as a regression
 # seed that `go test` runs from then on. make test runs each for FUZZTIME_SHORT.
 FUZZTIME ?= 10m
-FUZZTIME_SHORT ?= 2s
+FUZZTIME_SHORT ?= 4s
 fuzz:
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 fuzz-short:
-	FUZZTIME=$(FUZZTIME_SHORT) hack/fuzz.sh
+	FUZZTIME=$(FUZZTIME_SHORT) FUZZ_SEEDS_ONLY=1 hack/fuzz.sh
 
 # The end-to-end tests start their own local mesh (etcd, kube-apiserver, controller-manager,
 # istiod, kwok and sidecar stand-ins) on loopback.

@@ -5,6 +5,10 @@
 # `go test` then runs as a regression test: fix the parser, keep the file.
 #
 #   hack/fuzz.sh [PKG...]        FUZZTIME=10m (make fuzz), FUZZTIME=2s (make test)
+#
+# The generated corpus is kept in Go's fuzz cache, so each long run starts where the last one
+# stopped; FUZZ_SEEDS_ONLY=1 (the short run) starts from the seeds alone, so replaying a grown
+# corpus does not eat its seconds.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +28,7 @@ for pkg in "${pkgs[@]}"; do
   # One instrumented test binary per package, built once for all its targets.
   go test -c -fuzz=. -o "$bin/fuzz.test" "$pkg"
   cache="$(go env GOCACHE)/fuzz/$(go list "$pkg")"
+  if [[ -n ${FUZZ_SEEDS_ONLY:-} ]]; then cache="$bin/corpus"; fi
   mapfile -t targets < <(cd "$pkg" && "$bin/fuzz.test" -test.list '^Fuzz')
   for t in "${targets[@]}"; do
     log="$bin/$t.log"
@@ -36,7 +41,7 @@ for pkg in "${pkgs[@]}"; do
       result="CRASH: $(grep -m1 -o 'testdata/fuzz/[^ ]*' "$log" || tail -1 "$log")"
       failed=1
     fi
-    execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
     printf '%-16s %-18s %5ds %12s execs  %s\n' "$pkg" "$t" $((SECONDS - start)) "${execs:-0}" "$result"
     if [[ $result != "no crash" ]]; then grep -v '^fuzz: elapsed' "$log" | head -30 >&2; fi
   done
