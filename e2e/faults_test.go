@@ -139,29 +139,21 @@ func TestClusterFaults(t *testing.T) {
 		r := runPlugin(t, nil, asUser("inspect", "-n", "nosuchns")...)
 		oneError(t, r, 1, "error: no pods found in namespace nosuchns: namespace nosuchns does not exist")
 	})
-	t.Run("pod not running", func(t *testing.T) {
-		kubectl(t, `apiVersion: v1
-kind: Pod
-metadata: {name: pending, namespace: faults-cluster}
-spec:
-  nodeSelector: {no-such-node: "true"}
-  containers: [{name: app, image: busybox}, {name: istio-proxy, image: proxyv2}]
-`, "apply", "-f", "-")
-		r := runPlugin(t, nil, asUser("inspect", "pending", "-n", ns)...)
-		oneError(t, r, 1, "error: pod faults-cluster/pending: not running (phase Pending): wait until it runs")
-	})
-	t.Run("no sidecar", func(t *testing.T) {
-		kubectl(t, `apiVersion: v1
-kind: Pod
-metadata: {name: plain, namespace: faults-cluster}
-spec:
-  nodeName: kwok-node-0
+	// Pods the scope names but that cannot be read: nothing to report, and the reason.
+	for _, tt := range []struct{ name, pod, spec, want string }{
+		{"pod not running", "pending", `nodeSelector: {no-such-node: "true"}
+  containers: [{name: app, image: busybox}, {name: istio-proxy, image: proxyv2}]`,
+			"error: pod faults-cluster/pending: not running (phase Pending): wait until it runs"},
+		{"no sidecar", "plain", `nodeName: kwok-node-0
   tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-  containers: [{name: app, image: busybox}]
-`, "apply", "-f", "-")
-		r := runPlugin(t, nil, asUser("inspect", "plain", "-n", ns)...)
-		oneError(t, r, 1, "error: pod faults-cluster/plain: no istio-proxy sidecar: inject one")
-	})
+  containers: [{name: app, image: busybox}]`,
+			"error: pod faults-cluster/plain: no istio-proxy sidecar: inject one"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			kubectl(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: "+tt.pod+", namespace: faults-cluster}\nspec:\n  "+tt.spec+"\n", "apply", "-f", "-")
+			oneError(t, runPlugin(t, nil, asUser("inspect", tt.pod, "-n", ns)...), 1, tt.want)
+		})
+	}
 	t.Run("pods/log forbidden", func(t *testing.T) {
 		kubectl(t, `apiVersion: v1
 kind: ServiceAccount
