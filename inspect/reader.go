@@ -8,6 +8,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -144,10 +148,44 @@ func (r *Reader) Read(ctx context.Context, scope Scope) (Reading, error) {
 	return r.ReadTargets(ctx, t), nil
 }
 
-// ReadTargets reads pods already resolved.
+// ReadTargets reads pods already resolved. A pod deleted while it was read (a rollout, a
+// scale-down) is skipped, not failed.
 func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
 	pods := InspectPods(ctx, r.fetcher(), t.Pods, r.config.Concurrency, r.now(), r.Progress)
-	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods), Unread: len(t.Pods) - len(pods)}
+	unread := len(t.Pods) - len(pods)
+	pods, gone := dropDeleted(ctx, r.client, t.Pods, pods)
+	return Reading{Pods: pods, Skipped: append(t.Skipped, gone...), Report: Aggregate(pods), Unread: unread}
+}
+
+// dropDeleted takes out of reports the pods that failed to read and, asked again, are gone,
+// replaced by a pod of the same name, or terminating: what they would have said is no longer
+// anyone's traffic. Pods read whole are not asked again.
+func dropDeleted(ctx context.Context, client kubernetes.Interface, listed []corev1.Pod, reports []PodReport) ([]PodReport, []Skipped) {
+	if ctx.Err() != nil {
+		return reports, nil
+	}
+	uid := make(map[string]types.UID, len(listed))
+	for _, p := range listed {
+		uid[p.Namespace+"/"+p.Name] = p.UID
+	}
+	kept := reports[:0:0]
+	var gone []Skipped
+	for _, rep := range reports {
+		if len(rep.Errors) == 0 {
+			kept = append(kept, rep)
+			continue
+		}
+		p, err := client.CoreV1().Pods(rep.Pod.Namespace).Get(ctx, rep.Pod.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err), err == nil && p.UID != uid[rep.Pod.Key()]:
+			gone = append(gone, Skipped{Pod: rep.Pod, Reason: "deleted while it was being read"})
+		case err == nil && p.DeletionTimestamp != nil:
+			gone = append(gone, Skipped{Pod: rep.Pod, Reason: "terminating (deleted while it was being read)"})
+		default:
+			kept = append(kept, rep)
+		}
+	}
+	return kept, gone
 }
 
 func (r *Reader) fetcher() *Fetcher {
