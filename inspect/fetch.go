@@ -177,6 +177,10 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 			if err := finish(); err != nil {
 				rep.Errors = append(rep.Errors, err.Error())
 			}
+			rep.Facts.BytesRead = src.adminBytes()
+			if c, ok := src.AccessLog.(*countingReader); ok {
+				rep.Facts.BytesRead += c.n
+			}
 			reports[i] = rep
 			if progress != nil {
 				mu.Lock()

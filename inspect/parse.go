@@ -32,6 +32,10 @@ type Snapshot struct {
 	flows     []*logFlow
 	logCounts AccessLogCounts
 	logRead   bool
+	// metricsOnly marks a snapshot made of metrics alone (Prometheus mode): a named external
+	// host is then registered without a cluster to confirm it, and a sample that did not grow
+	// in the window still shows its destination.
+	metricsOnly bool
 }
 
 // nodeVersions are the versions the bootstrap node of a config dump carries.
