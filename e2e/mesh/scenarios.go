@@ -16,6 +16,11 @@ import (
 // stand-in replays them through the live Envoy configuration. Tests set it on their own pods.
 const CallsAnnotation = "localmesh.kubectl-egress.dev/calls"
 
+// ScrapeAddressAnnotation on a pod is the loopback HOST:PORT where its stand-in serves the
+// admin API and /stats/prometheus; the mesh writes it once the stand-in listens. A Prometheus
+// of the local mesh rewrites __address__ from it (the pod IP is not reachable).
+const ScrapeAddressAnnotation = "localmesh.kubectl-egress.dev/scrape-address"
+
 // IstioVersion is what the stand-ins report as their proxy's Istio version.
 const IstioVersion = "1.31.1"
 
