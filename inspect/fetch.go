@@ -37,18 +37,31 @@ func addConfigPart(path string) func(*Sources, []byte) {
 }
 
 // ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
-// what it was for, and the other reads go on: a partial report beats none.
+// what it was for, and the other reads go on: a partial report beats none. The reads run at
+// once (a port-forward carries each on its own stream), and are recorded in their order.
 func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
-	for _, r := range adminReads {
-		b, err := admin.Get(ctx, "/"+r.path)
-		if err != nil {
+	type result struct {
+		b   []byte
+		err error
+	}
+	results := make([]result, len(adminReads))
+	var wg sync.WaitGroup
+	for i, r := range adminReads {
+		wg.Go(func() {
+			b, err := admin.Get(ctx, "/"+r.path)
+			results[i] = result{b, err}
+		})
+	}
+	wg.Wait()
+	for i, r := range adminReads {
+		if err := results[i].err; err != nil {
 			src.Errors = append(src.Errors, err)
 			if isRefused(err) {
-				return // the rest would fail the same way
+				return // the rest failed the same way
 			}
 			continue
 		}
-		r.into(src, b)
+		r.into(src, results[i].b)
 	}
 }
 
@@ -78,9 +91,22 @@ type Fetcher struct {
 func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, finish func() error) {
 	src = Sources{Pod: PodOf(pod), LogFormat: f.LogFormat}
 	finish = func() error { return nil }
+	// The log request needs no forward: it runs while the forward is set up and read.
+	type opened struct {
+		rc  io.ReadCloser
+		err error
+	}
+	logCh := make(chan opened, 1)
+	go func() {
+		rc, err := f.openLog(ctx, pod)
+		logCh <- opened{rc, err}
+	}()
 	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
 	if err != nil {
 		src.Errors = append(src.Errors, err)
+		if l := <-logCh; l.rc != nil {
+			l.rc.Close()
+		}
 		return src, finish
 	}
 	client := &http.Client{Transport: &http.Transport{}}
@@ -93,7 +119,8 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 	for _, e := range raw.Errors {
 		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))
 	}
-	logs, err := f.openLog(ctx, pod)
+	l := <-logCh
+	logs, err := l.rc, l.err
 	if err != nil {
 		src.Errors = append(src.Errors, err)
 		return src, finish
