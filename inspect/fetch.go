@@ -83,6 +83,10 @@ type Fetcher struct {
 	MaxLogBytes int64
 	// LogFormat is the user's access-log format (--log-format), or "".
 	LogFormat string
+	// AdminConns caps the connections to one pod's admin API, each a pair of streams in the
+	// forward: 0 opens one per read, so a single pod's reads run at once; a fleet, whose read
+	// is CPU-bound, is cheaper over one.
+	AdminConns int
 }
 
 // Fetch returns the pod's sources, and finish, which releases the access-log stream once it has
@@ -109,7 +113,7 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 		}
 		return src, finish
 	}
-	client := &http.Client{Transport: &http.Transport{}}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: f.AdminConns}}
 	var raw Sources
 	ReadAdmin(ctx, &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, &raw)
 	client.CloseIdleConnections()

@@ -143,7 +143,11 @@ func (r *Reader) Read(ctx context.Context, scope Scope) (Reading, error) {
 
 // ReadTargets reads pods already resolved.
 func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
-	pods := InspectPods(ctx, r.fetcher(), t.Pods, r.config.Concurrency, r.now(), r.Progress)
+	f := r.fetcher()
+	if len(t.Pods) > 1 {
+		f.AdminConns = 1
+	}
+	pods := InspectPods(ctx, f, t.Pods, r.config.Concurrency, r.now(), r.Progress)
 	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods)}
 }
 
