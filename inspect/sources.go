@@ -131,7 +131,7 @@ func detectKind(b []byte, formats []*LogFormat) Kind {
 			return KindConfigDump
 		}
 		var e AccessLogEntry
-		if parseEntry(line, formats, &e) != nil {
+		if parseEntry(line, formats, &e, nil) != nil {
 			return KindAccessLog
 		}
 		if line[0] == '{' {
