@@ -83,6 +83,9 @@ type Fetcher struct {
 	MaxLogBytes int64
 	// LogFormat is the user's access-log format (--log-format), or "".
 	LogFormat string
+	// PodProxy, when set, reads the admin API through the API server's pods/proxy instead of a
+	// port-forward (--via-pods-proxy).
+	PodProxy *PodProxy
 	// AdminConns caps the connections to one pod's admin API, each a pair of streams in the
 	// forward: 0 opens one per read, so a single pod's reads run at once; a fleet, whose read
 	// is CPU-bound, is cheaper over one.
@@ -105,7 +108,7 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 		rc, err := f.openLog(ctx, pod)
 		logCh <- opened{rc, err}
 	}()
-	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	admin, done, err := f.admin(ctx, pod)
 	if err != nil {
 		src.Errors = append(src.Errors, err)
 		if l := <-logCh; l.rc != nil {
@@ -113,11 +116,9 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 		}
 		return src, finish
 	}
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: f.AdminConns}}
 	var raw Sources
-	ReadAdmin(ctx, &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, &raw)
-	client.CloseIdleConnections()
-	stop()
+	ReadAdmin(ctx, admin, &raw)
+	done()
 	src.ConfigDump, src.MoreConfig = raw.ConfigDump, raw.MoreConfig
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
 	for _, e := range raw.Errors {
@@ -138,6 +139,23 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 		}
 		return nil
 	}
+}
+
+// admin opens the pod's admin API: through the API server's pods/proxy when the fetcher has one,
+// else through a port-forward; done releases it.
+func (f *Fetcher) admin(ctx context.Context, pod *corev1.Pod) (admin AdminClient, done func(), err error) {
+	if f.PodProxy != nil {
+		return f.PodProxy.Admin(pod, f.AdminPort, f.Caps), func() {}, nil
+	}
+	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: f.AdminConns}}
+	return &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, func() {
+		client.CloseIdleConnections()
+		stop()
+	}, nil
 }
 
 // countingReader counts what the access-log scan read, to tell when the log cap was reached.

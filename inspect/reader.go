@@ -28,6 +28,8 @@ type ReadConfig struct {
 	// LogFormat is the access-log format to read logs by before the proxy's own and Istio's
 	// defaults (--log-format): an Envoy text format or a JSON object of keys to operators.
 	LogFormat string
+	// ViaPodsProxy reads admin APIs through the API server's pods/proxy, not port-forwards.
+	ViaPodsProxy bool
 }
 
 // DefaultReadConfig is what the commands start from before their flags.
@@ -87,6 +89,8 @@ type Reader struct {
 	getter genericclioptions.RESTClientGetter
 	rest   *rest.Config
 	client kubernetes.Interface
+	// podProxy is set when admin APIs are read through pods/proxy.
+	podProxy *PodProxy
 	// Progress is told each time a pod is done; nil draws nothing.
 	Progress Progress
 	// Now stamps the reports; nil is time.Now.
@@ -110,7 +114,15 @@ func NewReader(getter genericclioptions.RESTClientGetter, c ReadConfig) (*Reader
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{config: c, getter: getter, rest: config, client: client}, nil
+	r := &Reader{config: c, getter: getter, rest: config, client: client}
+	if c.ViaPodsProxy {
+		hc, err := rest.HTTPClientFor(config)
+		if err != nil {
+			return nil, err
+		}
+		r.podProxy = &PodProxy{Host: config.Host, Client: hc}
+	}
+	return r, nil
 }
 
 // Client is the reader's Kubernetes client, for callers that look at the same pods otherwise.
@@ -156,6 +168,7 @@ func (r *Reader) fetcher() *Fetcher {
 		Forwarder: &PortForwarder{Config: r.rest, Client: r.client},
 		Client:    r.client, AdminPort: r.config.AdminPort, Caps: r.config.Caps,
 		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes, LogFormat: r.config.LogFormat,
+		PodProxy: r.podProxy,
 	}
 }
 
