@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
@@ -146,16 +150,33 @@ func (r *Reader) Targets(ctx context.Context, scope Scope) (Targets, error) {
 // Read reads every proxy the scope names. A pod that cannot be read is in the result with its
 // errors; the error is for the scope itself (no such pod, namespace, or no right to list).
 func (r *Reader) Read(ctx context.Context, scope Scope) (Reading, error) {
+	var early *earlyForward
+	if direct(scope) && len(scope.Args) == 1 && r.podProxy == nil {
+		// One pod by name: its forward needs only the name, so it is set up while the pod is
+		// fetched (two TLS handshakes at once, not one after the other).
+		early = startEarlyForward(ctx, r.forwarder(), scope.Namespace, scope.Args[0], r.config.AdminPort)
+		defer early.release()
+	}
 	t, err := r.Targets(ctx, scope)
 	if err != nil {
 		return Reading{}, err
+	}
+	if early != nil {
+		return r.readTargets(ctx, t, early), nil
 	}
 	return r.ReadTargets(ctx, t), nil
 }
 
 // ReadTargets reads pods already resolved.
 func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
+	return r.readTargets(ctx, t, nil)
+}
+
+func (r *Reader) readTargets(ctx context.Context, t Targets, early *earlyForward) Reading {
 	f := r.fetcher()
+	if early != nil {
+		f.Forwarder = early
+	}
 	if len(t.Pods) > 1 {
 		f.AdminConns = 1
 	}
@@ -165,11 +186,66 @@ func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
 
 func (r *Reader) fetcher() *Fetcher {
 	return &Fetcher{
-		Forwarder: &PortForwarder{Config: r.rest, Client: r.client},
+		Forwarder: r.forwarder(),
 		Client:    r.client, AdminPort: r.config.AdminPort, Caps: r.config.Caps,
 		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes, LogFormat: r.config.LogFormat,
 		PodProxy: r.podProxy,
 	}
+}
+
+func (r *Reader) forwarder() Forwarder { return &PortForwarder{Config: r.rest, Client: r.client} }
+
+// earlyForward is a forward to one pod started before the pod was fetched; Forward hands it
+// out once, for that pod and port, and forwards anything else anew.
+type earlyForward struct {
+	Forwarder
+	namespace, name string
+	port            int
+	result          chan forwardResult
+	once            sync.Once
+}
+
+type forwardResult struct {
+	addr string
+	stop func()
+	err  error
+}
+
+func startEarlyForward(ctx context.Context, f Forwarder, namespace, name string, port int) *earlyForward {
+	if namespace == "" {
+		namespace = metav1.NamespaceDefault
+	}
+	e := &earlyForward{Forwarder: f, namespace: namespace, name: name, port: port, result: make(chan forwardResult, 1)}
+	go func() {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+		addr, stop, err := f.Forward(ctx, pod, port)
+		e.result <- forwardResult{addr, stop, err}
+	}()
+	return e
+}
+
+func (e *earlyForward) Forward(ctx context.Context, pod *corev1.Pod, port int) (string, func(), error) {
+	if pod.Namespace != e.namespace || pod.Name != e.name || port != e.port {
+		return e.Forwarder.Forward(ctx, pod, port)
+	}
+	taken := false
+	e.once.Do(func() { taken = true })
+	if !taken {
+		return e.Forwarder.Forward(ctx, pod, port)
+	}
+	res := <-e.result
+	return res.addr, res.stop, res.err
+}
+
+// release stops the early forward when no read took it (the pod was skipped, or not found).
+func (e *earlyForward) release() {
+	e.once.Do(func() {
+		go func() {
+			if res := <-e.result; res.err == nil {
+				res.stop()
+			}
+		}()
+	})
 }
 
 // ReadFiles reads saved admin outputs and access logs of one proxy (--file), recognised by
