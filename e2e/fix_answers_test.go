@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,92 @@ func TestRouteViaGatewayObservedHTTP(t *testing.T) {
 	v, stderr, code := verifyJSON(t, host, "-n", ns, "--wait", "30s", "--interval", "1s")
 	if code != 0 || !v.Passed {
 		t.Fatalf("verify %s: exit %d, missing: %s\n%s", host, code, missingText(v), stderr)
+	}
+}
+
+// Connection settings on a fix: the API server and Istio accept the DestinationRule, istiod
+// renders them into the host's cluster, inspect shows them, verify's limits check passes, and
+// undo removes them.
+func TestRegisterTrafficPolicy(t *testing.T) {
+	const ns, host = "fix-limits", "api.github.com"
+	_, sc := startApp(t, ns, "app", "", []sidecar.Call{{Host: host, IP: "203.0.113.51", Port: 443, Scheme: "https", Count: 2}})
+	dispositionAfterReplay(t, ns, sc, host, 443, inspect.DispositionPassthrough)
+
+	out, stderr := mustEgress(t, "register", host, "-n", ns, "--yes", "--connect-timeout", "3s", "--max-connections", "50",
+		"--outlier-detection", "consecutive5xx=5,interval=10s,baseEjectionTime=30s,maxEjectionPercent=100")
+	wantLines(t, "register with limits", out,
+		"serviceentry.networking.istio.io/egress-api-github-com created",
+		"destinationrule.networking.istio.io/egress-api-github-com created")
+	if !strings.Contains(stderr, "outlier detection on api.github.com, whose one endpoint is its DNS name") {
+		t.Errorf("no warning about outlier detection on one endpoint:\n%s", stderr)
+	}
+	dispositionAfterReplay(t, ns, sc, host, 443, inspect.DispositionRegistered)
+	want := inspect.ClusterLimits{ConnectTimeout: "3s", MaxConnections: 50, Consecutive5xx: 5, OutlierInterval: "10s", BaseEjectionTime: "30s", MaxEjectionPercent: 100}
+	eventually(t, 30*time.Second, "the limits on the cluster", func() error {
+		c := clusterOf(t, ns, "outbound|443||"+host)
+		if c == nil || c.Limits == nil || *c.Limits != want {
+			return fmt.Errorf("cluster %+v", c)
+		}
+		return nil
+	})
+	v, stderr, code := verifyJSON(t, host, "-n", ns, "--wait", "30s", "--interval", "1s")
+	if code != 0 || checkStatus(v, inspect.CheckLimits) != inspect.CheckPass {
+		t.Fatalf("verify: exit %d, limits %s, missing: %s\n%s", code, checkStatus(v, inspect.CheckLimits), missingText(v), stderr)
+	}
+	out, _ = mustEgress(t, "undo", host, "-n", ns, "--yes")
+	if n := strings.Count(out, " deleted\n"); n != 2 {
+		t.Errorf("undo deleted %d objects:\n%s", n, out)
+	}
+}
+
+// An alias: the app calls http://bin.alias; istiod renders a cluster whose endpoint is
+// httpbin.org:443 with SNI httpbin.org and a route rewriting the authority to httpbin.org;
+// verify confirms all three on the proxy; undo removes the three objects. Pods without DNS
+// capture are warned about, pods with it are not.
+func TestAlias(t *testing.T) {
+	const ns, short, long = "fix-alias", "bin.alias", "httpbin.org"
+	_, sc := startAppAnnotated(t, ns, "app", "",
+		map[string]string{"proxy.istio.io/config": `{"proxyMetadata":{"ISTIO_META_DNS_CAPTURE":"true","ISTIO_META_DNS_AUTO_ALLOCATE":"true"}}`},
+		[]sidecar.Call{
+			{Host: short, IP: "240.240.0.10", Port: 80, Scheme: "http", Count: 2},
+			{Host: long, IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 1},
+		})
+	// The call to httpbin.org gives the stand-in's DNS its address (the alias's endpoint). With
+	// DNS capture and auto-allocation istiod binds ServiceEntry VIPs instead of 0.0.0.0_443, so
+	// that call, to httpbin.org's real address, is seen by IP only, as on a real proxy.
+	dispositionAfterReplay(t, ns, sc, short, 80, inspect.DispositionPassthrough)
+
+	out, stderr := mustEgress(t, "alias", short, long, "-n", ns, "--yes")
+	wantLines(t, "alias", out,
+		"serviceentry.networking.istio.io/egress-bin-alias created",
+		"destinationrule.networking.istio.io/egress-bin-alias created",
+		"virtualservice.networking.istio.io/egress-bin-alias created")
+	if strings.Contains(stderr, "do not capture DNS") {
+		t.Errorf("warned about DNS capture on a pod that has it:\n%s", stderr)
+	}
+	dispositionAfterReplay(t, ns, sc, short, 80, inspect.DispositionTLSOrigination)
+	c := clusterOf(t, ns, "outbound|80||"+short)
+	if c == nil || c.TLS != "SIMPLE" || c.SNI != long || !slices.Contains(c.EndpointPorts, 443) {
+		t.Errorf("the alias's cluster: %+v", c)
+	}
+	r := inspectJSON(t, "-n", ns)
+	if !slices.ContainsFunc(r.Destinations, func(d inspect.Destination) bool { return d.Host == short && d.HostRewrite == long }) {
+		t.Errorf("no route rewriting %s to %s: %+v", short, long, r.Destinations)
+	}
+	v, stderr, code := verifyJSON(t, short, "-n", ns, "--wait", "30s", "--interval", "1s")
+	if code != 0 || v.Fix != inspect.FixAlias {
+		t.Fatalf("verify %s: exit %d, fix %s, missing: %s\n%s", short, code, v.Fix, missingText(v), stderr)
+	}
+
+	// A pod without DNS capture would not resolve the alias: the plan says so.
+	_, _ = startApp(t, "fix-alias-nodns", "app", "", []sidecar.Call{{Host: short, IP: "240.240.0.10", Port: 80, Scheme: "http", Count: 1}})
+	_, stderr = mustEgress(t, "alias", short, long, "-n", "fix-alias-nodns", "-o", "yaml")
+	if !strings.Contains(stderr, "do not capture DNS, so they cannot resolve bin.alias") || !strings.Contains(stderr, "ISTIO_META_DNS_CAPTURE") {
+		t.Errorf("no DNS capture warning:\n%s", stderr)
+	}
+
+	out, _ = mustEgress(t, "undo", short, "-n", ns, "--yes")
+	if n := strings.Count(out, " deleted\n"); n != 3 {
+		t.Errorf("undo deleted %d objects:\n%s", n, out)
 	}
 }

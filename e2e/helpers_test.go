@@ -43,6 +43,7 @@ func kubectlErr(stdin string, args ...string) (string, error) {
 func egress(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command("kubectl", append([]string{"egress"}, args...)...)
+	cmd.Env = pluginEnv()
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -147,6 +148,12 @@ func hasLine(out, re string) bool {
 // sidecar stand-in is synced with istiod. It returns the pod's name and its stand-in.
 func startApp(t *testing.T, ns, app, extra string, calls []sidecar.Call) (string, *sidecar.Sidecar) {
 	t.Helper()
+	return startAppAnnotated(t, ns, app, extra, nil, calls)
+}
+
+// startAppAnnotated is startApp with pod annotations (proxy.istio.io/config, for instance).
+func startAppAnnotated(t *testing.T, ns, app, extra string, annotations map[string]string, calls []sidecar.Call) (string, *sidecar.Sidecar) {
+	t.Helper()
 	namespace(t, ns)
 	if extra != "" {
 		kubectl(t, extra, "apply", "-n", ns, "-f", "-")
@@ -160,7 +167,7 @@ func startApp(t *testing.T, ns, app, extra string, calls []sidecar.Call) (string
 		})
 		time.Sleep(time.Second)
 	}
-	manifest, err := mesh.Workload(ns, app, 1, calls)
+	manifest, err := mesh.WorkloadAnnotated(ns, app, 1, annotations, calls)
 	if err != nil {
 		t.Fatal(err)
 	}

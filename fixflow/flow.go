@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
@@ -50,6 +51,7 @@ type Config struct {
 	ExportTo     []string
 	Force        bool
 	Route        remedy.RoutePolicy
+	Traffic      remedy.TrafficPolicy
 	DryRun       remedy.DryRun
 	// WriteYAML writes the manifests to Out and applies nothing (-o yaml).
 	WriteYAML bool
@@ -100,7 +102,7 @@ func (f *Flow) now() time.Time {
 }
 
 func (f *Flow) warnf(format string, args ...any) {
-	fmt.Fprintf(f.cfg.ErrOut, "Warning: "+format+"\n", args...)
+	warning.Printf(f.cfg.ErrOut, format, args...)
 }
 
 // Observe reads the proxies of the target pods once: their destinations tell the ports,
@@ -264,6 +266,7 @@ func (f *Flow) target() remedy.Target {
 		APIVersion: f.applier.APIVersion(),
 		Force:      f.cfg.Force,
 		Route:      f.cfg.Route,
+		Traffic:    f.cfg.Traffic,
 	}
 }
 

@@ -113,13 +113,13 @@ type Candidate struct {
 	Reason      string
 }
 
-// Candidates are the passthrough and blocked hosts of a report that a fix can name, one per
+// Candidates are the passthrough, dynamic-DNS and blocked hosts of a report that a fix can name, one per
 // host, sorted by host; traffic no signal could name ("unknown") cannot be fixed by host. TLS
 // origination wins over register when any port of the host recommends it.
 func Candidates(r inspect.Report) []Candidate {
 	var out []Candidate
 	for _, d := range r.Destinations {
-		if d.Disposition != inspect.DispositionPassthrough && d.Disposition != inspect.DispositionBlocked {
+		if !d.Disposition.Unregistered() {
 			continue
 		}
 		if d.Host == "" || d.Host == "unknown" || d.Host == "*" {

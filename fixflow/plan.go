@@ -31,6 +31,10 @@ type Request struct {
 	// Lock (route-via-gateway --lock) also writes the NetworkPolicy that lets the namespace's
 	// pods leave the cluster only through the egress gateway.
 	Lock bool
+	// AliasOf is, for an alias (Host is its short name), the real host; Port and TargetPort are
+	// the plain HTTP port the app calls and the real host's TLS port (0: 80 and 443).
+	AliasOf          string
+	Port, TargetPort uint32
 }
 
 // NormalizedHost is the host as the objects name it: lower case, no trailing dot.
@@ -115,9 +119,33 @@ func PlanRequest(req Request, in Inputs) (*remedy.Plan, error) {
 			addCallersNote(p, obs, host)
 		}
 		return p, nil
+	case inspect.FixAlias:
+		p, err := remedy.PlanAlias(t, remedy.AliasOptions{Long: req.AliasOf, Port: req.Port, TargetPort: req.TargetPort,
+			CACertificates: req.CACertificates, CredentialName: req.CredentialName}, in.Existing)
+		if err != nil {
+			return nil, err
+		}
+		if pods := withoutDNSCapture(obs); len(pods) > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("pods %s do not capture DNS, so they cannot resolve %s, which only the mesh knows: "+
+				"turn it on with the pod annotation proxy.istio.io/config: '{\"proxyMetadata\":{\"ISTIO_META_DNS_CAPTURE\":\"true\",\"ISTIO_META_DNS_AUTO_ALLOCATE\":\"true\"}}' "+
+				"(or meshConfig.defaultConfig.proxyMetadata mesh-wide) and restart them", strings.Join(pods, ", "), host))
+		}
+		return p, nil
 	}
 	return nil, fmt.Errorf("unknown fix %q for %s: use %s, %s or %s", req.Fix, host,
 		inspect.FixRegister, inspect.FixTLSOrigination, inspect.FixEgressGateway)
+}
+
+// withoutDNSCapture are the observed pods whose sidecar does not answer DNS (node metadata
+// DNS_CAPTURE is not "true").
+func withoutDNSCapture(obs Observation) []string {
+	var out []string
+	for _, p := range obs.Report.Pods {
+		if p.DNSCapture == "off" {
+			out = append(out, p.Key())
+		}
+	}
+	return out
 }
 
 // addCallersNote names the pods the app owner must change: they call https://host today.

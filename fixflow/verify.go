@@ -101,11 +101,14 @@ func (v *Verifier) verifyOnce(ctx context.Context, c VerifyConfig, applier *reme
 	}
 	req := inspect.VerifyRequest{Host: c.Host, Fix: c.Fix}
 	if applier != nil {
-		fix, at := appliedFix(ctx, applier, c, targets.Pods)
+		fix, at, ns := appliedFix(ctx, applier, c, targets.Pods)
 		if req.Fix == "" {
 			req.Fix = fix
 		}
 		req.FixedAt = at
+		if ns != "" {
+			req.Limits, _ = applier.ManagedLimits(ctx, ns, c.Host)
+		}
 	}
 	res := inspect.Verify(req, proxies)
 	if len(proxies) == 0 {
@@ -116,10 +119,10 @@ func (v *Verifier) verifyOnce(ctx context.Context, c VerifyConfig, applier *reme
 }
 
 // appliedFix finds the objects kubectl-egress wrote for the host in the pods' namespaces (every
-// namespace with -A): the fix they record and when the newest was created. Objects of another
+// namespace with -A): the fix they record, when the newest was created, and their namespace. Objects of another
 // namespace are not looked at: with the default exportTo "." they do not reach these pods, and
 // a fix exported from elsewhere is still recognised from the proxies' own configuration.
-func appliedFix(ctx context.Context, ap *remedy.Applier, c VerifyConfig, pods []corev1.Pod) (inspect.Fix, time.Time) {
+func appliedFix(ctx context.Context, ap *remedy.Applier, c VerifyConfig, pods []corev1.Pod) (inspect.Fix, time.Time, string) {
 	namespaces := []string{}
 	for _, p := range pods {
 		if !slices.Contains(namespaces, p.Namespace) {
@@ -136,22 +139,23 @@ func appliedFix(ctx context.Context, ap *remedy.Applier, c VerifyConfig, pods []
 		}
 		var fix inspect.Fix
 		var at time.Time
+		var where string
 		for _, m := range objs {
 			if m.Host != c.Host {
 				continue
 			}
 			if fix == "" || m.Kind == "ServiceEntry" {
-				fix = m.Fix
+				fix, where = m.Fix, m.Namespace
 			}
 			if m.Created.After(at) {
 				at = m.Created.Time
 			}
 		}
 		if fix != "" {
-			return fix, at
+			return fix, at, where
 		}
 	}
-	return "", time.Time{}
+	return "", time.Time{}, ""
 }
 
 // ConfigInPlace reports whether every pod has the fix's configuration (own cluster or gateway

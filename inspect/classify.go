@@ -37,6 +37,7 @@ type destAcc struct {
 	tcpOpened float64
 	tcpClosed float64
 	codes     map[string]int64
+	requests  map[string]int64
 	flags     map[string]int64
 	addrs     map[string]bool
 	lastSeen  time.Time
@@ -79,6 +80,12 @@ func Classify(s Snapshot, now time.Time) PodReport {
 
 	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
 	rep.Facts.EnvoyVersion = firstNonEmpty(s.serverInfo.EnvoyVersion, s.node.envoy)
+	switch {
+	case s.serverInfo.DNSCapture == "true":
+		rep.Facts.DNSCapture = "on"
+	case s.serverInfo.EnvoyVersion != "" || s.serverInfo.IstioVersion != "":
+		rep.Facts.DNSCapture = "off"
+	}
 	rep.Facts.AccessLog = s.logCounts
 	for _, f := range s.flows {
 		c.addFlow(f)
@@ -138,7 +145,7 @@ func (c *classifier) dest(host string, port uint32, disp Disposition) *destAcc {
 	a := &destAcc{
 		d:       Destination{Host: host, Port: port, Disposition: disp},
 		signals: map[Signal]bool{}, buckets: map[string]*Counts{},
-		codes: map[string]int64{}, flags: map[string]int64{}, addrs: map[string]bool{},
+		codes: map[string]int64{}, requests: map[string]int64{}, flags: map[string]int64{}, addrs: map[string]bool{},
 	}
 	c.dests[k] = a
 	return a
@@ -199,6 +206,9 @@ func (c *classifier) addConfig() {
 		}
 		if k, ok := c.clusterDest[r.cluster]; ok && target.host == r.host {
 			c.dests[k].setProtocol(r.protocol)
+			if r.rewrite != "" {
+				c.dests[k].d.HostRewrite = r.rewrite
+			}
 			continue
 		}
 		tc := c.cfg.clusters[r.cluster]
@@ -271,7 +281,10 @@ func (c *classifier) addFlow(f *logFlow) {
 
 	var a *destAcc
 	switch {
-	case isPassthroughCluster(cluster) || f.route == vhostAllowAny || f.route == vhostAllowAnyDynamicDNS:
+	case cluster == clusterAllowAnyDynamicDNS || f.route == vhostAllowAnyDynamicDNS:
+		a = c.unregistered(named, origIP, origPort, DispositionDynamicDNS, f.downstreamLocal)
+		a.d.Cluster = clusterAllowAnyDynamicDNS
+	case isPassthroughCluster(cluster) || f.route == vhostAllowAny:
 		a = c.unregistered(named, origIP, origPort, DispositionPassthrough, f.downstreamLocal)
 		a.d.Cluster = clusterPassthrough
 	case cluster == clusterBlackHole || f.route == vhostBlockAll || refused(f, origIP):
@@ -305,6 +318,9 @@ func (c *classifier) addFlow(f *logFlow) {
 		b.Requests += f.entries
 		for code, n := range f.codes {
 			a.codes[strconv.Itoa(code)] += n
+		}
+		for r, n := range f.requests {
+			a.requests[r] += n
 		}
 	} else {
 		b.Connections += f.entries
@@ -421,9 +437,12 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 		host = ""
 	}
 	var disp Disposition
+	cluster := svcName
 	switch svcName {
-	case clusterPassthrough, clusterAllowAnyDynamicDNS:
+	case clusterPassthrough:
 		disp = DispositionPassthrough
+	case clusterAllowAnyDynamicDNS:
+		disp = DispositionDynamicDNS
 	case clusterBlackHole:
 		disp = DispositionBlocked
 	}
@@ -432,10 +451,7 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 			host = s.Labels["destination_ip"]
 		}
 		a := c.unregistered(host, "", port, disp, "")
-		a.d.Cluster = clusterPassthrough
-		if disp == DispositionBlocked {
-			a.d.Cluster = clusterBlackHole
-		}
+		a.d.Cluster = cluster
 		return a
 	}
 	if alias, ok := c.hostAlias[host]; ok {
@@ -468,8 +484,12 @@ func (c *classifier) addHosts(hosts []HostStatus) {
 	for _, h := range hosts {
 		if isPassthroughCluster(h.Cluster) {
 			ip, port := splitHostPort(h.Address)
-			a := c.unregistered(c.ipHost[h.Address], ip, port, DispositionPassthrough, h.Address)
-			a.d.Cluster = clusterPassthrough
+			disp := DispositionPassthrough
+			if h.Cluster == clusterAllowAnyDynamicDNS {
+				disp = DispositionDynamicDNS
+			}
+			a := c.unregistered(c.ipHost[h.Address], ip, port, disp, h.Address)
+			a.d.Cluster = h.Cluster
 			a.signals[SignalClusters] = true
 			b := a.bucket(bucketClusters)
 			b.Connections += h.Counts.Connections
@@ -621,6 +641,9 @@ func (a *destAcc) render(pod string) Destination {
 	}
 	if len(a.flags) > 0 {
 		d.ResponseFlags = maps.Clone(a.flags)
+	}
+	if len(a.requests) > 0 {
+		d.Requests = maps.Clone(a.requests)
 	}
 	if !a.lastSeen.IsZero() {
 		t := a.lastSeen.UTC()

@@ -326,11 +326,14 @@ func TestInspectErrors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("one good source must give a report: %v", err)
 	}
-	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "config dump of pod demo/curl-0") {
-		t.Errorf("errors = %q", rep.Errors)
+	want := []string{"failed to parse part of the admin output of pod demo/curl-0 (config dump: the JSON stops at byte 12 before it is complete (truncated?)): " +
+		"run again; if it persists, save the outputs and try --file"}
+	if diff := cmp.Diff(want, rep.Errors); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
 	}
-	if _, err := Inspect(Sources{Pod: curlPod, ConfigDump: []byte(`<html>`), Clusters: []byte(`nope`)}, testNow); err == nil {
-		t.Error("want an error when no source parses")
+	_, err = Inspect(Sources{Pod: curlPod, ConfigDump: []byte(`<html>`), Clusters: []byte(`nope`)}, testNow)
+	if err == nil || !strings.HasPrefix(err.Error(), "no admin output of pod demo/curl-0 could be read (config dump: ") || !strings.HasSuffix(err.Error(), "pass --admin-port") {
+		t.Errorf("want one line naming the pod and the way out when no source parses, got %v", err)
 	}
 }
 
@@ -377,5 +380,33 @@ func TestInspectIPOnlyServiceEntry(t *testing.T) {
 		if c.Name == "outbound|8443||198-51-100-7.ip.external" && (len(c.Addresses) != 1 || c.Addresses[0] != "198.51.100.7:8443") {
 			t.Errorf("cluster addresses %v, want [198.51.100.7:8443] from the listener", c.Addresses)
 		}
+	}
+}
+
+// ALLOW_ANY_DYNAMIC_DNS on a real istiod dump: the proxy's mode is read from its plain-HTTP
+// chain to the dynamic forward proxy, and HTTP through it is its own disposition.
+func TestInspectAllowAnyDynamicDNS(t *testing.T) {
+	log := `[2026-12-03T14:20:00.000Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 512 30 29 "-" "curl/8.5.0" "c0a8b2f4-1" "edition.cnn.com" "203.0.113.20:80" AllowAnyDynamicDNSCluster 10.0.0.3:41000 203.0.113.20:80 10.0.0.3:40998 - allow_any_dynamic_dns
+[2026-12-03T14:20:01.000Z] "- - -" 0 - - - "-" 750 5340 12 - "-" "-" "-" "-" "203.0.113.10:443" PassthroughCluster 10.0.0.3:41010 203.0.113.10:443 10.0.0.3:41008 httpbin.org -
+`
+	rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: readFile(t, "../fixtures/samples/istiod/allow-any-dynamic-dns.json"), AccessLog: strings.NewReader(log)}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Facts.OutboundMode != ModeAllowAnyDynamicDNS {
+		t.Errorf("mode %s (%s), want %s", rep.Facts.OutboundMode, rep.Facts.OutboundModeSource, ModeAllowAnyDynamicDNS)
+	}
+	var got []string
+	for _, d := range rep.Destinations {
+		if d.Host == "edition.cnn.com" || d.Host == "httpbin.org" {
+			got = append(got, fmt.Sprintf("%s:%d %s %s %s", d.Host, d.Port, d.Disposition, d.Cluster, d.Recommendation.Fix))
+		}
+	}
+	want := []string{
+		"edition.cnn.com:80 dynamic-dns AllowAnyDynamicDNSCluster register",
+		"httpbin.org:443 passthrough PassthroughCluster tls-origination",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

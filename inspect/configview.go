@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -30,7 +32,9 @@ type configView struct {
 	// mtlsEndpoints says, per cluster with endpoints, whether any endpoint is labelled tlsMode=istio.
 	mtlsEndpoints map[string]bool
 	// mode is the effective outbound mode; modeSource says where it came from.
-	mode, modeSource  string
+	mode, modeSource string
+	// dynamicDNS: virtualOutbound sends plain HTTP to AllowAnyDynamicDNSCluster.
+	dynamicDNS        bool
 	haveListeners     bool
 	accessLogInConfig bool
 	// logFormats are the formats of the file access loggers writing to the container log, in
@@ -49,6 +53,8 @@ type hostRoute struct {
 	port     uint32
 	cluster  string
 	protocol string // TLS for SNI chains, HTTP for virtual hosts
+	// rewrite is the Host/:authority the route sends instead (a VirtualService's rewrite.authority).
+	rewrite string
 }
 
 func newConfigView(pc *ProxyConfig) *configView {
@@ -82,6 +88,10 @@ func newConfigView(pc *ProxyConfig) *configView {
 	for _, r := range pc.Routes {
 		v.addRouteConfig(r)
 	}
+	if v.dynamicDNS && v.mode == ModeAllowAny {
+		v.mode = ModeAllowAnyDynamicDNS
+		v.modeSource += "; plain HTTP → " + clusterAllowAnyDynamicDNS
+	}
 	for name, addrs := range v.clusterAddrs {
 		if cl := v.clusters[name]; cl != nil {
 			slices.Sort(addrs)
@@ -102,6 +112,7 @@ func clusterFromName(name string) Cluster {
 // describeCluster reads a cluster the way istioctl proxy-config cluster shows it, plus the TLS facts.
 func describeCluster(c *clusterv3.Cluster) Cluster {
 	cl := clusterFromName(c.GetName())
+	cl.Limits = clusterLimits(c)
 	cl.Type = c.GetType().String()
 	if c.GetClusterType() != nil {
 		cl.Type = c.GetClusterType().GetName()
@@ -135,6 +146,50 @@ func describeCluster(c *clusterv3.Cluster) Cluster {
 		}
 	}
 	return cl
+}
+
+// clusterLimits reads the connection settings istiod renders from a DestinationRule's
+// trafficPolicy: the connect timeout, the default-priority circuit breakers, the HTTP protocol
+// options and outlier detection.
+func clusterLimits(c *clusterv3.Cluster) *ClusterLimits {
+	l := &ClusterLimits{ConnectTimeout: durationString(c.GetConnectTimeout())}
+	for _, th := range c.GetCircuitBreakers().GetThresholds() {
+		if th.GetPriority() == corev3.RoutingPriority_DEFAULT {
+			l.MaxConnections = limit(th.GetMaxConnections().GetValue())
+			l.MaxPendingRequests = limit(th.GetMaxPendingRequests().GetValue())
+			l.MaxRequests = limit(th.GetMaxRequests().GetValue())
+		}
+	}
+	opts := unpack(c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"], &httpv3.HttpProtocolOptions{})
+	l.MaxRequestsPerConnection = opts.GetCommonHttpProtocolOptions().GetMaxRequestsPerConnection().GetValue()
+	l.IdleTimeout = durationString(opts.GetCommonHttpProtocolOptions().GetIdleTimeout())
+	if od := c.GetOutlierDetection(); od != nil {
+		l.Consecutive5xx = od.GetConsecutive_5Xx().GetValue()
+		l.ConsecutiveGatewayErrors = od.GetConsecutiveGatewayFailure().GetValue()
+		l.OutlierInterval = durationString(od.GetInterval())
+		l.BaseEjectionTime = durationString(od.GetBaseEjectionTime())
+		l.MaxEjectionPercent = od.GetMaxEjectionPercent().GetValue()
+	}
+	if *l == (ClusterLimits{}) {
+		return nil
+	}
+	return l
+}
+
+// limit is a circuit-breaker threshold, 0 for Istio's "no limit" (the 32-bit maximum it writes
+// when a DestinationRule sets none).
+func limit(v uint32) uint32 {
+	if v == math.MaxUint32 {
+		return 0
+	}
+	return v
+}
+
+func durationString(d *durationpb.Duration) string {
+	if d == nil {
+		return ""
+	}
+	return d.AsDuration().String()
 }
 
 // destinationRuleName takes "/apis/networking.istio.io/v1/namespaces/NS/destination-rule/NAME" to "NS/NAME".
@@ -215,6 +270,11 @@ func (v *configView) addListener(l *listenerv3.Listener) {
 			// proxy's real outbound mode whatever the chains are named.
 			if isCatchAll(fc, l) && tcp != nil {
 				v.mode, v.modeSource = modeOf(tcp.GetCluster())
+			}
+			// ALLOW_ANY_DYNAMIC_DNS adds a chain for plain HTTP whose route sends unknown hosts
+			// to the dynamic forward proxy; TLS and TCP still fall to PassthroughCluster.
+			if slices.Contains(routeClustersOf(hcm.GetRouteConfig()), clusterAllowAnyDynamicDNS) {
+				v.dynamicDNS = true
 			}
 			continue
 		}
@@ -369,10 +429,22 @@ func (v *configView) addRouteConfig(rc *routev3.RouteConfiguration) {
 		}
 		for _, r := range vh.GetRoutes() {
 			for _, c := range routeClusters(r) {
-				v.routes = append(v.routes, hostRoute{host: host, port: port, cluster: c, protocol: "HTTP"})
+				v.routes = append(v.routes, hostRoute{host: host, port: port, cluster: c, protocol: "HTTP",
+					rewrite: r.GetRoute().GetHostRewriteLiteral()})
 			}
 		}
 	}
+}
+
+// routeClustersOf lists the clusters an inline route configuration sends to.
+func routeClustersOf(rc *routev3.RouteConfiguration) []string {
+	var out []string
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			out = append(out, routeClusters(r)...)
+		}
+	}
+	return out
 }
 
 func routeClusters(r *routev3.Route) []string {

@@ -8,10 +8,13 @@ const (
 	// (applied per DynamicCluster) to the fields the classifier reads: the name, the
 	// discovery type, the TLS transport sockets (origination vs. Istio mTLS), the istio
 	// metadata (external, services, subset, DestinationRule), the inline load assignment
-	// (a ServiceEntry's targetPort shows there) and the protocol options (auto_sni).
+	// (a ServiceEntry's targetPort shows there), the protocol options (auto_sni, HTTP idle
+	// timeout, requests per connection), and the connection limits a DestinationRule sets
+	// (connect timeout, circuit breakers, outlier detection).
 	ClustersConfigPath = "config_dump?resource=dynamic_active_clusters&mask=" +
 		"cluster.name,cluster.type,cluster.transport_socket,cluster.transport_socket_matches," +
-		"cluster.metadata,cluster.load_assignment,cluster.typed_extension_protocol_options"
+		"cluster.metadata,cluster.load_assignment,cluster.typed_extension_protocol_options," +
+		"cluster.connect_timeout,cluster.circuit_breakers,cluster.outlier_detection"
 
 	// StaticClustersConfigPath lists the bootstrap's static clusters (xds-grpc, sds-grpc, agent,
 	// prometheus_stats…) by name and type: istioctl proxy-config cluster lists them too.

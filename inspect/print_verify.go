@@ -18,7 +18,7 @@ func PrintVerification(w io.Writer, v Verification, format string) error {
 	default:
 		return fmt.Errorf("unknown output format %q: use json or yaml", format)
 	}
-	header := []string{"POD", "CLUSTER", "TLS", "METRICS", "PASSTHROUGH", "APP", "RESULT"}
+	header := []string{"POD", "CLUSTER", "TLS", "METRICS", "PASSTHROUGH", "APP", "LIMITS", "RESULT"}
 	rows := make([][]string, 0, len(v.Pods))
 	for _, p := range v.Pods {
 		status := map[CheckName]CheckStatus{}
@@ -45,7 +45,7 @@ func PrintVerification(w io.Writer, v Verification, format string) error {
 				result = "pending"
 			}
 		}
-		rows = append(rows, []string{p.Pod, cluster, cell(CheckTLS), cell(CheckMetrics), cell(CheckPassthrough), cell(CheckApp), result})
+		rows = append(rows, []string{p.Pod, cluster, cell(CheckTLS), cell(CheckMetrics), cell(CheckPassthrough), cell(CheckApp), cell(CheckLimits), result})
 	}
 	if err := table.Write(w, header, rows); err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,11 +49,6 @@ const promExternal = `reporter="source", destination_service!~".*\\.svc|.*\\.svc
 // promMetrics are the Istio metrics Prometheus mode reads (connections closed would count the
 // same connections twice).
 var promMetrics = []string{metricRequests, metricTCPOpened, metricTCPSent, metricTCPReceived}
-
-// PrometheusAPI is the part of Prometheus's HTTP API the reader uses (promv1.API has it).
-type PrometheusAPI interface {
-	Query(ctx context.Context, query string, ts time.Time, opts ...promv1.Option) (model.Value, promv1.Warnings, promv1.Infos, error)
-}
 
 // PrometheusReading is a report answered from Prometheus: one PodReport per source workload
 // (its Pod is the workload: namespace and Istio's source_workload name), and, per workload,
@@ -141,13 +135,9 @@ func promGaps(ctx context.Context, api PrometheusAPI, sel, window string, now ti
 }
 
 func queryVector(ctx context.Context, api PrometheusAPI, expr string, now time.Time) (model.Vector, []string, error) {
-	v, warn, _, err := api.Query(ctx, expr, now)
+	vec, warn, err := api.Query(ctx, expr, now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to query Prometheus: %w (query: %s)", err, expr)
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return nil, nil, fmt.Errorf("prometheus answered %s, not a vector, to %s", v.Type(), expr)
 	}
 	return vec, warn, nil
 }

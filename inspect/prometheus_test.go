@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 )
 
@@ -19,20 +18,20 @@ type fakePrometheus struct {
 	queries []string
 }
 
-func (f *fakePrometheus) Query(_ context.Context, q string, _ time.Time, _ ...promv1.Option) (model.Value, promv1.Warnings, promv1.Infos, error) {
+func (f *fakePrometheus) Query(_ context.Context, q string, _ time.Time) (model.Vector, []string, error) {
 	f.queries = append(f.queries, q)
 	if strings.HasPrefix(q, "group by") {
 		if strings.Contains(q, metricTCPOpened+"{") {
-			return f.gaps, nil, nil, nil
+			return f.gaps, nil, nil
 		}
-		return model.Vector{}, nil, nil, nil
+		return model.Vector{}, nil, nil
 	}
 	for m, v := range f.samples {
 		if strings.Contains(q, "("+m+"{") {
-			return v, nil, nil, nil
+			return v, nil, nil
 		}
 	}
-	return model.Vector{}, nil, nil, nil
+	return model.Vector{}, nil, nil
 }
 
 func sample(v float64, labels ...string) *model.Sample {

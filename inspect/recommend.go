@@ -23,6 +23,11 @@ func recommend(d Destination) Recommendation {
 			return Recommendation{FixTLSOrigination, "HTTPS via PassthroughCluster is L4 only: TLS origination lets the sidecar see requests"}
 		}
 		return Recommendation{FixRegister, "unregistered TCP via PassthroughCluster: register it before REGISTRY_ONLY"}
+	case DispositionDynamicDNS:
+		if d.Host == hostUnknown {
+			return Recommendation{FixNone, "dynamic-DNS traffic with no host known: turn access logging on to see hosts"}
+		}
+		return Recommendation{FixRegister, "plain HTTP via the dynamic-DNS catch-all (ALLOW_ANY_DYNAMIC_DNS): named, but sharing AllowAnyDynamicDNSCluster with every unregistered host; a ServiceEntry gives it its own cluster, and keeps it working under REGISTRY_ONLY"}
 	case DispositionBlocked:
 		if isIP(d.Host) {
 			return Recommendation{FixRegister, "blocked by REGISTRY_ONLY: register a ServiceEntry with addresses: [" + d.Host + "] to allow it"}

@@ -67,6 +67,10 @@ const (
 	DispositionBypassed Disposition = "bypassed"
 	// DispositionPassthrough: unregistered, sent through PassthroughCluster (ALLOW_ANY).
 	DispositionPassthrough Disposition = "passthrough"
+	// DispositionDynamicDNS: unregistered plain HTTP that Istio's dynamic-DNS catch-all
+	// (ALLOW_ANY_DYNAMIC_DNS, AllowAnyDynamicDNSCluster) resolved by its Host header and sent
+	// out: named, but sharing one cluster with every unregistered host.
+	DispositionDynamicDNS Disposition = "dynamic-dns"
 	// DispositionBlocked: unregistered, dropped by BlackHoleCluster (REGISTRY_ONLY).
 	DispositionBlocked Disposition = "blocked"
 	// DispositionRegistered: own cluster (a ServiceEntry), no TLS by the sidecar: the app does TLS, L4 only.
@@ -76,6 +80,17 @@ const (
 	// DispositionEgressGateway: routed to an egress gateway service.
 	DispositionEgressGateway Disposition = "egress-gateway"
 )
+
+// Allowed tells whether the disposition is unregistered traffic the proxy lets out today:
+// passthrough or dynamic DNS. REGISTRY_ONLY would block it.
+func (d Disposition) Allowed() bool {
+	return d == DispositionPassthrough || d == DispositionDynamicDNS
+}
+
+// Unregistered tells whether no ServiceEntry covers the traffic: let out (Allowed) or blocked.
+func (d Disposition) Unregistered() bool {
+	return d.Allowed() || d == DispositionBlocked
+}
 
 // Signal names a source of evidence.
 type Signal string
@@ -105,6 +120,9 @@ const (
 	FixLockdown Fix = "lockdown"
 	// FixLogging is the Telemetry that logs passthrough and blocked traffic only.
 	FixLogging Fix = "logging"
+	// FixAlias is a short name for an external host: the sidecar resolves it, rewrites the
+	// authority and originates TLS to the real host.
+	FixAlias Fix = "alias"
 )
 
 // Destination is one external destination of the inspected pods.
@@ -122,6 +140,9 @@ type Destination struct {
 	Cluster string `json:"cluster,omitempty"`
 	// Gateway is the egress gateway service, for the egress-gateway disposition.
 	Gateway string `json:"gateway,omitempty"`
+	// HostRewrite is the Host/:authority the proxy's route sends instead of Host (a
+	// VirtualService's rewrite.authority): an alias's real host.
+	HostRewrite string `json:"hostRewrite,omitempty"`
 	// Addresses are the IP:port original destinations seen for this host.
 	Addresses []string `json:"addresses,omitempty"`
 	// Pods are the pods (namespace/name) whose proxies saw it.
@@ -133,6 +154,10 @@ type Destination struct {
 	ResponseCodes map[string]int64 `json:"responseCodes,omitempty"`
 	// ResponseFlags counts Envoy response flags (UH, NR, UF…).
 	ResponseFlags map[string]int64 `json:"responseFlags,omitempty"`
+	// Requests counts HTTP requests by "METHOD PATH", query string included, as access logs show
+	// them (a few per pod). Paths and queries can carry tokens: the commands drop them from what
+	// they print unless --show-paths is given (Report.WithoutRequests).
+	Requests map[string]int64 `json:"requests,omitempty"`
 	// LastSeen is the newest access-log start time for it.
 	LastSeen *time.Time `json:"lastSeen,omitempty"`
 	// Problems are misconfigurations found for it.
@@ -189,7 +214,29 @@ type Cluster struct {
 	// Addresses are the IP:ports the proxy's listeners send to this cluster: the ServiceEntry's
 	// addresses. They are how a host registered by IP is found again.
 	Addresses []string `json:"addresses,omitempty"`
-	Pods      []string `json:"pods"`
+	// Limits are the connection pool and outlier detection the cluster carries (a
+	// DestinationRule's trafficPolicy, as istiod renders it); nil when the config did not say.
+	Limits *ClusterLimits `json:"limits,omitempty"`
+	Pods   []string       `json:"pods"`
+}
+
+// ClusterLimits are a cluster's connection settings, in Envoy's terms. Istio writes its own
+// defaults when a DestinationRule sets nothing (a 10 s connect timeout, circuit breakers at the
+// 32-bit maximum); zero is "not set".
+type ClusterLimits struct {
+	ConnectTimeout           string `json:"connectTimeout,omitempty"`
+	MaxConnections           uint32 `json:"maxConnections,omitempty"`
+	MaxPendingRequests       uint32 `json:"maxPendingRequests,omitempty"`
+	MaxRequests              uint32 `json:"maxRequests,omitempty"`
+	MaxRequestsPerConnection uint32 `json:"maxRequestsPerConnection,omitempty"`
+	IdleTimeout              string `json:"idleTimeout,omitempty"`
+	// Outlier detection: consecutive 5xx and gateway errors before an ejection, how often hosts
+	// are checked, how long an ejection lasts, and how many hosts may be ejected at once.
+	Consecutive5xx           uint32 `json:"consecutive5xx,omitempty"`
+	ConsecutiveGatewayErrors uint32 `json:"consecutiveGatewayErrors,omitempty"`
+	OutlierInterval          string `json:"outlierInterval,omitempty"`
+	BaseEjectionTime         string `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent       uint32 `json:"maxEjectionPercent,omitempty"`
 }
 
 // Endpoint is one host of one cluster.
@@ -233,6 +280,9 @@ type PodFacts struct {
 	// IstioVersion is the node metadata ISTIO_VERSION, from server_info or the bootstrap.
 	IstioVersion string `json:"istioVersion,omitempty"`
 	EnvoyVersion string `json:"envoyVersion,omitempty"`
+	// DNSCapture is "on" when the sidecar answers the pod's DNS queries (node metadata
+	// DNS_CAPTURE), "off" when server_info was read without it, "" when not read.
+	DNSCapture string `json:"dnsCapture,omitempty"`
 	// OutboundMode is the effective mode from the proxy's own virtualOutbound listener
 	// (ALLOW_ANY, REGISTRY_ONLY, ALLOW_ANY_DYNAMIC_DNS), or "" when listeners were not read.
 	OutboundMode string `json:"outboundMode"`
@@ -256,3 +306,15 @@ type PodFacts struct {
 
 // Key is the pod's namespace/name.
 func (f PodFacts) Key() string { return Pod{Namespace: f.Namespace, Name: f.Name}.Key() }
+
+// WithoutRequests is the report without request paths: hosts, ports, methods' counts and codes
+// stay. What the commands print unless --show-paths is given.
+func (r Report) WithoutRequests() Report {
+	dests := make([]Destination, len(r.Destinations))
+	for i, d := range r.Destinations {
+		d.Requests = nil
+		dests[i] = d
+	}
+	r.Destinations = dests
+	return r
+}

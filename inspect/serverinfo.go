@@ -17,6 +17,9 @@ type ServerInfo struct {
 	IstioVersion string
 	// State is LIVE, DRAINING, PRE_INITIALIZING or INITIALIZING.
 	State string
+	// DNSCapture is the node metadata DNS_CAPTURE: "true" when the sidecar answers the pod's
+	// DNS queries (needed to resolve ServiceEntry hosts that exist only in the mesh).
+	DNSCapture string
 }
 
 // ParseServerInfo parses /server_info JSON.
@@ -33,6 +36,7 @@ func ParseServerInfo(b []byte) (ServerInfo, error) {
 		info.EnvoyVersion = nodeEnvoyVersion(si.GetNode())
 	}
 	info.IstioVersion = nodeIstioVersion(si.GetNode())
+	info.DNSCapture = nodeDNSCapture(si.GetNode())
 	return info, nil
 }
 
@@ -51,6 +55,12 @@ func nodeEnvoyVersion(n *corev3.Node) string {
 		return fmt.Sprintf("%d.%d.%d", v.GetMajorNumber(), v.GetMinorNumber(), v.GetPatch())
 	}
 	return ""
+}
+
+// nodeDNSCapture is the node metadata DNS_CAPTURE ("true" when pilot-agent answers the pod's
+// DNS queries: ISTIO_META_DNS_CAPTURE), "" when the metadata does not say.
+func nodeDNSCapture(n *corev3.Node) string {
+	return n.GetMetadata().GetFields()["DNS_CAPTURE"].GetStringValue()
 }
 
 func nodeIstioVersion(n *corev3.Node) string {

@@ -55,6 +55,9 @@ const (
 	CheckPassthrough CheckName = "passthrough"
 	// CheckApp: for TLS origination, the app calls http://HOST, not https://HOST.
 	CheckApp CheckName = "app"
+	// CheckLimits: the connection pool and outlier detection the fix asked for are on the
+	// proxy's cluster for the host (or its egress gateway route).
+	CheckLimits CheckName = "limits"
 )
 
 // CheckStatus is the outcome of one check.
@@ -86,6 +89,8 @@ type VerifyRequest struct {
 	Fix Fix
 	// FixedAt is when the fix was applied; zero when unknown (no managed objects found).
 	FixedAt time.Time
+	// Limits are the connection settings the fix's DestinationRule sets; nil when none.
+	Limits *ClusterLimits
 }
 
 // ProxyState is what verification reads of one proxy: its inspect report and the Istio standard
@@ -114,7 +119,7 @@ func Verify(req VerifyRequest, proxies []ProxyState) Verification {
 		if p.Report.GeneratedAt.After(v.CheckedAt) {
 			v.CheckedAt = p.Report.GeneratedAt
 		}
-		pv := verifyProxy(req.Host, v.Fix, req.FixedAt, p)
+		pv := verifyProxy(req.Host, v.Fix, req.FixedAt, req.Limits, p)
 		v.Passed = v.Passed && pv.Passed
 		v.Pods = append(v.Pods, pv)
 	}
@@ -130,6 +135,9 @@ func inferFix(host string, proxies []ProxyState) Fix {
 		for _, d := range p.Report.Destinations {
 			if DestinationOf(host, d) && d.Disposition == DispositionEgressGateway {
 				return FixEgressGateway
+			}
+			if DestinationOf(host, d) && d.HostRewrite != "" {
+				return FixAlias
 			}
 		}
 		for _, c := range p.Report.Clusters {
@@ -178,6 +186,8 @@ type hostEvidence struct {
 	l7Requests  int64
 	tcpConns    int64
 	metricsRead bool
+	// rewrite is the authority the proxy's route for the host sends instead (an alias's real host).
+	rewrite string
 }
 
 func collectEvidence(host string, p ProxyState) hostEvidence {
@@ -197,10 +207,13 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 		if !DestinationOf(host, d) {
 			continue
 		}
+		if d.HostRewrite != "" {
+			e.rewrite = d.HostRewrite
+		}
 		switch d.Disposition {
 		case DispositionEgressGateway:
 			e.gateway = append(e.gateway, d)
-		case DispositionPassthrough, DispositionBlocked:
+		case DispositionPassthrough, DispositionDynamicDNS, DispositionBlocked:
 			e.unreg = append(e.unreg, d)
 		case DispositionRegistered:
 			if hasTraffic(d) {
@@ -274,7 +287,7 @@ func lastSeen(ds []Destination) time.Time {
 	return t
 }
 
-func verifyProxy(host string, fix Fix, fixedAt time.Time, p ProxyState) PodVerification {
+func verifyProxy(host string, fix Fix, fixedAt time.Time, limits *ClusterLimits, p ProxyState) PodVerification {
 	pv := PodVerification{Pod: p.Report.Facts.Key(), Clusters: []string{}}
 	if pv.Pod == "" {
 		pv.Pod = p.Report.Pod.Key()
@@ -294,6 +307,7 @@ func verifyProxy(host string, fix Fix, fixedAt time.Time, p ProxyState) PodVerif
 	pv.Checks = append(pv.Checks, checkMetrics(host, fix, fixedAt, e))
 	pv.Checks = append(pv.Checks, checkPassthrough(host, fixedAt, e, p.Report.Facts))
 	pv.Checks = append(pv.Checks, checkApp(host, fix, fixedAt, e))
+	pv.Checks = append(pv.Checks, checkLimits(host, limits, e, p.Report.Clusters))
 	pv.Passed = true
 	for _, c := range pv.Checks {
 		if c.Status == CheckFail || c.Status == CheckPending {
@@ -325,8 +339,11 @@ func checkCluster(host string, fix Fix, fixedAt, now time.Time, e hostEvidence) 
 	}
 	c := Check{Name: CheckCluster, Status: CheckFail, Detail: "none"}
 	fixCmd := "kubectl egress register " + host
-	if fix == FixTLSOrigination {
+	switch fix {
+	case FixTLSOrigination:
 		fixCmd = "kubectl egress enable-tls-origination " + host
+	case FixAlias:
+		fixCmd = "kubectl egress alias " + host + " REAL-HOST"
 	}
 	c.Reason = notPushed(host, fixedAt, now, "the ServiceEntry for "+host, "run "+fixCmd)
 	return c
@@ -396,7 +413,21 @@ func roundAge(d time.Duration) string {
 
 func checkTLS(host string, fix Fix, e hostEvidence) Check {
 	c := Check{Name: CheckTLS}
-	if fix != FixTLSOrigination {
+	sni := host
+	if fix == FixAlias {
+		// The alias's own name is SHORT; the handshake must name the real host, which the route
+		// rewrites the authority to.
+		if e.rewrite == "" {
+			c.Status, c.Detail = CheckFail, "no authority rewrite"
+			c.Reason = "no route of this proxy rewrites the authority of " + host + ": the alias's VirtualService has not reached it (pushed yet? exported to this namespace?)"
+			if len(e.own) == 0 {
+				c.Status, c.Reason = CheckPending, "no cluster for "+host+" yet, so no TLS origination either"
+			}
+			return c
+		}
+		sni = e.rewrite
+	}
+	if fix != FixTLSOrigination && fix != FixAlias {
 		c.Status = CheckSkipped
 		c.Detail = "not TLS origination"
 		if fix == FixRegister {
@@ -418,8 +449,11 @@ func checkTLS(host string, fix Fix, e hostEvidence) Check {
 		case cl.SNI == "auto":
 			c.Status, c.Detail = CheckPass, fmt.Sprintf("%s on %s, SNI from the Host header (auto_sni)", cl.TLS, cl.Name)
 			return c
-		case strings.EqualFold(cl.SNI, host) || cl.SNI != "" && MatchHost(host, cl.SNI):
+		case strings.EqualFold(cl.SNI, sni) || cl.SNI != "" && MatchHost(sni, cl.SNI):
 			c.Status, c.Detail = CheckPass, fmt.Sprintf("%s on %s, sni %s", cl.TLS, cl.Name, cl.SNI)
+			if fix == FixAlias {
+				c.Detail += ", authority rewritten to " + e.rewrite
+			}
 			return c
 		}
 		wrong = append(wrong, fmt.Sprintf("%s sends sni %q", cl.Name, cl.SNI))
@@ -427,7 +461,7 @@ func checkTLS(host string, fix Fix, e hostEvidence) Check {
 	c.Status = CheckFail
 	if len(wrong) > 0 {
 		c.Detail = strings.Join(wrong, "; ")
-		c.Reason = fmt.Sprintf("the DestinationRule's tls.sni is not %s: the server may reject the handshake or present another certificate; set sni: %s", host, host)
+		c.Reason = fmt.Sprintf("the DestinationRule's tls.sni is not %s: the server may reject the handshake or present another certificate; set sni: %s", sni, sni)
 		return c
 	}
 	c.Detail = "no upstream TLS transport socket"
@@ -499,8 +533,11 @@ func checkPassthrough(host string, fixedAt time.Time, e hostEvidence, facts PodF
 	}
 	cluster := clusterPassthrough
 	for _, d := range e.unreg {
-		if d.Disposition == DispositionBlocked {
+		switch {
+		case d.Disposition == DispositionBlocked:
 			cluster = clusterBlackHole
+		case d.Disposition == DispositionDynamicDNS && cluster == clusterPassthrough:
+			cluster = clusterAllowAnyDynamicDNS
 		}
 	}
 	lastUnreg := lastSeen(e.unreg)
@@ -550,6 +587,10 @@ func checkPassthrough(host string, fixedAt time.Time, e hostEvidence, facts PodF
 
 func checkApp(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
 	c := Check{Name: CheckApp}
+	if fix == FixAlias {
+		c.Status, c.Detail = CheckSkipped, "the app calls http://"+host
+		return c
+	}
 	if fix != FixTLSOrigination {
 		c.Status, c.Detail = CheckSkipped, "no change needed in the app"
 		return c
@@ -583,4 +624,76 @@ func checkApp(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
 	c.Status, c.Detail = CheckFail, "calls https://"+host
 	c.Reason = fmt.Sprintf("the app still calls https://%s: switch it to http://%s, the sidecar now originates TLS", host, host)
 	return c
+}
+
+// checkLimits compares the connection settings the fix asked for with the clusters the host's
+// traffic uses on this proxy: its own, or the egress gateway route's. A value the fix left unset
+// is not compared.
+func checkLimits(host string, want *ClusterLimits, e hostEvidence, clusters []Cluster) Check {
+	c := Check{Name: CheckLimits}
+	if want == nil {
+		c.Status, c.Detail = CheckSkipped, "no connection settings asked for"
+		return c
+	}
+	candidates := slices.Clone(e.own)
+	for _, g := range e.gateway {
+		for _, cl := range clusters {
+			if cl.Name == g.Cluster {
+				candidates = append(candidates, cl)
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		c.Status, c.Detail = CheckPending, "no cluster"
+		c.Reason = "no cluster for " + host + " yet, so none of its connection settings either"
+		return c
+	}
+	var best []string
+	for _, cl := range candidates {
+		diffs := limitDiffs(*want, cl.Limits)
+		if len(diffs) == 0 {
+			c.Status, c.Detail = CheckPass, "on "+cl.Name
+			return c
+		}
+		if best == nil || len(diffs) < len(best) {
+			best = append([]string{cl.Name + ":"}, diffs...)
+		}
+	}
+	c.Status, c.Detail = CheckFail, strings.Join(best, " ")
+	c.Reason = "the DestinationRule's connection settings have not reached this proxy's cluster (pushed yet? does the DestinationRule's host and port match, and is it exported to this namespace?)"
+	return c
+}
+
+// limitDiffs lists each setting want asks for that have lacks or differs in.
+func limitDiffs(want ClusterLimits, have *ClusterLimits) []string {
+	if have == nil {
+		have = &ClusterLimits{}
+	}
+	var out []string
+	num := func(name string, w, h uint32) {
+		if w != 0 && w != h {
+			out = append(out, fmt.Sprintf("%s %d, want %d", name, h, w))
+		}
+	}
+	dur := func(name, w, h string) {
+		if w == "" {
+			return
+		}
+		wd, err1 := time.ParseDuration(w)
+		hd, err2 := time.ParseDuration(h)
+		if err1 != nil || err2 != nil || wd != hd {
+			out = append(out, fmt.Sprintf("%s %q, want %s", name, h, w))
+		}
+	}
+	dur("connectTimeout", want.ConnectTimeout, have.ConnectTimeout)
+	num("maxConnections", want.MaxConnections, have.MaxConnections)
+	num("maxPendingRequests", want.MaxPendingRequests, have.MaxPendingRequests)
+	num("maxRequestsPerConnection", want.MaxRequestsPerConnection, have.MaxRequestsPerConnection)
+	dur("idleTimeout", want.IdleTimeout, have.IdleTimeout)
+	num("consecutive5xx", want.Consecutive5xx, have.Consecutive5xx)
+	num("consecutiveGatewayErrors", want.ConsecutiveGatewayErrors, have.ConsecutiveGatewayErrors)
+	dur("outlierInterval", want.OutlierInterval, have.OutlierInterval)
+	dur("baseEjectionTime", want.BaseEjectionTime, have.BaseEjectionTime)
+	num("maxEjectionPercent", want.MaxEjectionPercent, have.MaxEjectionPercent)
+	return out
 }

@@ -79,7 +79,7 @@ func verdictOf(p PodVerification) verdict {
 }
 
 func statuses(cluster, tls, metrics, passthrough, app CheckStatus) map[CheckName]CheckStatus {
-	return map[CheckName]CheckStatus{CheckCluster: cluster, CheckTLS: tls, CheckMetrics: metrics, CheckPassthrough: passthrough, CheckApp: app}
+	return map[CheckName]CheckStatus{CheckCluster: cluster, CheckTLS: tls, CheckMetrics: metrics, CheckPassthrough: passthrough, CheckApp: app, CheckLimits: skipped}
 }
 
 const (
@@ -347,8 +347,8 @@ func TestPrintVerificationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"POD          CLUSTER                                              TLS    METRICS   PASSTHROUGH   APP    RESULT",
-		"shop/web-0   outbound|80||httpbin.org,outbound|443||httpbin.org   pass   pending   pass          fail   FAIL",
+		"POD          CLUSTER                                              TLS    METRICS   PASSTHROUGH   APP    LIMITS   RESULT",
+		"shop/web-0   outbound|80||httpbin.org,outbound|443||httpbin.org   pass   pending   pass          fail   -        FAIL",
 		"",
 		"shop/web-0 is missing:",
 		"  - metrics: calls to https://httpbin.org are L4 only: L7 metrics appear once the app calls http://httpbin.org",
@@ -373,5 +373,74 @@ func TestPrintVerificationPendingResult(t *testing.T) {
 	row := strings.Fields(strings.Split(buf.String(), "\n")[1])
 	if got := row[len(row)-1]; got != "pending" || v.Passed {
 		t.Errorf("result column = %q (passed %v), want pending for a fix in place with no traffic since:\n%s", got, v.Passed, buf.String())
+	}
+}
+
+// The connection settings a fix's DestinationRule asked for, held against the host's clusters:
+// its own, or the egress gateway route's.
+func TestVerifyLimits(t *testing.T) {
+	want := &ClusterLimits{ConnectTimeout: "3s", MaxConnections: 50, Consecutive5xx: 5, OutlierInterval: "10s"}
+	withLimits := httpsCluster
+	withLimits.Limits = &ClusterLimits{ConnectTimeout: "3s", MaxConnections: 50, Consecutive5xx: 5, OutlierInterval: "10s", BaseEjectionTime: "30s"}
+	istioDefaults := httpsCluster
+	istioDefaults.Limits = &ClusterLimits{ConnectTimeout: "10s"}
+	gwCluster := Cluster{Name: "outbound|443|cnn|istio-egressgateway.istio-system.svc.cluster.local", Direction: "outbound", Port: 443,
+		Host: "istio-egressgateway.istio-system.svc.cluster.local", Limits: &ClusterLimits{ConnectTimeout: "3s", MaxConnections: 50, Consecutive5xx: 5, OutlierInterval: "10s"}}
+	gwDest := Destination{Host: "edition.cnn.com", Port: 443, Disposition: DispositionEgressGateway, Cluster: gwCluster.Name, Gateway: gwCluster.Host, Signals: []Signal{SignalConfig}}
+	tests := []struct {
+		name   string
+		host   string
+		fix    Fix
+		proxy  ProxyState
+		status CheckStatus
+		detail string
+	}{
+		{"on the host's cluster", "httpbin.org", FixRegister, vproxy([]Cluster{withLimits}, nil, []MetricSample{}), pass, "on outbound|443||httpbin.org"},
+		{"not pushed: Istio's defaults", "httpbin.org", FixRegister, vproxy([]Cluster{istioDefaults}, nil, []MetricSample{}), fail,
+			`outbound|443||httpbin.org: connectTimeout "10s", want 3s maxConnections 0, want 50 consecutive5xx 0, want 5 outlierInterval "", want 10s`},
+		{"no cluster yet", "httpbin.org", FixRegister, vproxy(nil, nil, []MetricSample{}), pending, "no cluster"},
+		{"on the egress gateway route's cluster", "edition.cnn.com", FixEgressGateway, vproxy([]Cluster{gwCluster}, []Destination{gwDest}, []MetricSample{}), pass, "on " + gwCluster.Name},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Verify(VerifyRequest{Host: tt.host, Fix: tt.fix, Limits: want}, []ProxyState{tt.proxy})
+			for _, c := range v.Pods[0].Checks {
+				if c.Name == CheckLimits && (c.Status != tt.status || c.Detail != tt.detail) {
+					t.Errorf("limits check %s %q, want %s %q", c.Status, c.Detail, tt.status, tt.detail)
+				}
+			}
+		})
+	}
+}
+
+// An alias: the sidecar sends SHORT's requests to the real host over TLS, the handshake naming
+// the real host, which the route also writes into the authority.
+func TestVerifyAlias(t *testing.T) {
+	alias := Cluster{Name: "outbound|80||bin.alias", Direction: "outbound", Port: 80, Host: "bin.alias", External: true,
+		TLS: "SIMPLE", SNI: "httpbin.org", EndpointPorts: []uint32{443}}
+	routed := Destination{Host: "bin.alias", Port: 80, Disposition: DispositionTLSOrigination, Protocol: "HTTP", Cluster: alias.Name,
+		HostRewrite: "httpbin.org", Signals: []Signal{SignalConfig, SignalAccessLog}, LastSeen: at(tLater)}
+	tests := []struct {
+		name  string
+		dests []Destination
+		tls   CheckStatus
+	}{
+		{"SNI and authority name the real host", []Destination{routed}, pass},
+		{"the VirtualService has not arrived: no rewrite", []Destination{{Host: "bin.alias", Port: 80, Disposition: DispositionTLSOrigination, Cluster: alias.Name, Signals: []Signal{SignalConfig}}}, fail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Verify(VerifyRequest{Host: "bin.alias", FixedAt: tFix}, []ProxyState{vproxy([]Cluster{alias}, tt.dests, []MetricSample{l7("bin.alias", 3)})})
+			if v.Fix != FixAlias && tt.tls == pass {
+				t.Errorf("inferred fix %s, want alias", v.Fix)
+			}
+			got := map[CheckName]CheckStatus{}
+			for _, c := range v.Pods[0].Checks {
+				got[c.Name] = c.Status
+			}
+			if got[CheckTLS] != tt.tls || got[CheckCluster] != pass {
+				t.Errorf("checks %v", v.Pods[0].Checks)
+			}
+		})
 	}
 }

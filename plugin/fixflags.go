@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +30,10 @@ type fixFlags struct {
 	// Retries is --retries; RetriesSet tells whether it was given (0 disables retries).
 	Retries    int
 	RetriesSet bool
+	// Traffic is the connection pool and outlier detection for the host; Outlier is
+	// --outlier-detection as typed.
+	Traffic remedy.TrafficPolicy
+	Outlier string
 	// Read bounds how the proxies observed and verified are read.
 	Read inspect.ReadConfig
 	// Observe bounds the whole observation of the namespace's proxies.
@@ -47,7 +53,53 @@ func (f *fixFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.ExportTo, "export-to", f.ExportTo, `Namespaces that see the objects (default ".": this namespace only)`)
 	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "Request timeout for the host (adds a VirtualService route; HTTP only)")
 	fs.IntVar(&f.Retries, "retries", f.Retries, "Retry attempts for the host (adds a VirtualService route; HTTP only; 0 disables retries)")
+	fs.DurationVar(&f.Traffic.ConnectTimeout, "connect-timeout", f.Traffic.ConnectTimeout, "TCP connect timeout to the host (DestinationRule connectionPool)")
+	fs.Int32Var(&f.Traffic.MaxConnections, "max-connections", f.Traffic.MaxConnections, "Most connections to the host at once (circuit breaker)")
+	fs.Int32Var(&f.Traffic.MaxPendingRequests, "max-pending-requests", f.Traffic.MaxPendingRequests, "Most HTTP requests waiting for a connection (circuit breaker; HTTP only)")
+	fs.Int32Var(&f.Traffic.MaxRequestsPerConnection, "max-requests-per-connection", f.Traffic.MaxRequestsPerConnection, "HTTP requests per connection before it is closed (HTTP only)")
+	fs.DurationVar(&f.Traffic.IdleTimeout, "idle-timeout", f.Traffic.IdleTimeout, "Close connections to the host idle this long")
+	fs.StringVar(&f.Outlier, "outlier-detection", f.Outlier, "Eject the host's endpoints after errors: consecutive5xx=N,consecutiveGatewayErrors=N,interval=D,baseEjectionTime=D,maxEjectionPercent=N")
 	addReadFlags(fs, &f.Read)
+}
+
+// parseOutlier reads --outlier-detection: comma-separated key=value pairs, the
+// DestinationRule's own field names.
+func parseOutlier(s string) (*remedy.OutlierPolicy, error) {
+	if s == "" {
+		return nil, nil
+	}
+	o := &remedy.OutlierPolicy{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return nil, fmt.Errorf("--outlier-detection: %q is not key=value", kv)
+		}
+		var err error
+		switch k {
+		case "consecutive5xx", "consecutive5xxErrors":
+			var n uint64
+			n, err = strconv.ParseUint(v, 10, 32)
+			o.Consecutive5xxErrors = uint32(n)
+		case "consecutiveGatewayErrors":
+			var n uint64
+			n, err = strconv.ParseUint(v, 10, 32)
+			o.ConsecutiveGatewayErrors = uint32(n)
+		case "interval":
+			o.Interval, err = time.ParseDuration(v)
+		case "baseEjectionTime":
+			o.BaseEjectionTime, err = time.ParseDuration(v)
+		case "maxEjectionPercent":
+			var n int64
+			n, err = strconv.ParseInt(v, 10, 32)
+			o.MaxEjectionPercent = int32(n)
+		default:
+			return nil, fmt.Errorf("--outlier-detection: unknown key %q: use consecutive5xx, consecutiveGatewayErrors, interval, baseEjectionTime or maxEjectionPercent", k)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--outlier-detection: invalid %s %q", k, v)
+		}
+	}
+	return o, nil
 }
 
 // complete fills the namespace from -n or the kubeconfig and records which flags were given.
@@ -81,6 +133,15 @@ func (f *fixFlags) validate() error {
 	if f.RetriesSet && f.Retries < 0 {
 		return fmt.Errorf("--retries must not be negative, not %d", f.Retries)
 	}
+	o, err := parseOutlier(f.Outlier)
+	if err != nil {
+		return err
+	}
+	f.Traffic.Outlier = o
+	t := f.Traffic
+	if t.ConnectTimeout < 0 || t.IdleTimeout < 0 || t.MaxConnections < 0 || t.MaxPendingRequests < 0 || t.MaxRequestsPerConnection < 0 {
+		return fmt.Errorf("--connect-timeout, --idle-timeout and the --max-* limits must not be negative")
+	}
 	return f.Read.Validate()
 }
 
@@ -96,7 +157,7 @@ func (f *fixFlags) config(streams genericiooptions.IOStreams) fixflow.Config {
 	}
 	c := fixflow.Config{
 		Namespace: f.Namespace, Read: f.Read, ObserveTimeout: f.Observe,
-		IstioVersion: istio, ExportTo: f.ExportTo, Force: f.Force, Route: route, DryRun: dry,
+		IstioVersion: istio, ExportTo: f.ExportTo, Force: f.Force, Route: route, Traffic: f.Traffic, DryRun: dry,
 		WriteYAML: f.Output == "yaml", Out: streams.Out, ErrOut: streams.ErrOut,
 	}
 	onTerminal := isTerminal(streams.In) && isTerminal(streams.Out)

@@ -29,6 +29,13 @@ func TestFixFlagsValidate(t *testing.T) {
 		{"negative retries", func(f *fixFlags) { f.Retries, f.RetriesSet = -1, true }, "--retries must not be negative, not -1"},
 		{"zero retries", func(f *fixFlags) { f.Retries, f.RetriesSet = 0, true }, ""},
 		{"admin port", func(f *fixFlags) { f.Read.AdminPort = 0 }, "--admin-port must be a port number, not 0"},
+		{"outlier detection", func(f *fixFlags) {
+			f.Outlier = "consecutive5xx=5,interval=10s,baseEjectionTime=30s,maxEjectionPercent=100"
+		}, ""},
+		{"outlier detection without a value", func(f *fixFlags) { f.Outlier = "consecutive5xx" }, `--outlier-detection: "consecutive5xx" is not key=value`},
+		{"outlier detection, unknown key", func(f *fixFlags) { f.Outlier = "errors=5" }, `--outlier-detection: unknown key "errors": use consecutive5xx, consecutiveGatewayErrors, interval, baseEjectionTime or maxEjectionPercent`},
+		{"outlier detection, bad duration", func(f *fixFlags) { f.Outlier = "interval=soon" }, `--outlier-detection: invalid interval "soon"`},
+		{"negative connections", func(f *fixFlags) { f.Traffic.MaxConnections = -1 }, "--connect-timeout, --idle-timeout and the --max-* limits must not be negative"},
 		{"no log cap below zero", func(f *fixFlags) { f.Read.MaxLogBytes = -1 }, "--max-log-bytes must not be negative, not -1"},
 	}
 	for _, tt := range tests {

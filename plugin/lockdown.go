@@ -97,8 +97,8 @@ func (o *LockdownOptions) Validate() error {
 	if o.MeshWide && (o.Workload != "" || o.Lock) {
 		return fmt.Errorf("--mesh-wide reads every namespace and applies nothing: drop the workload and --lock")
 	}
-	if o.Timeout != 0 || o.RetriesSet {
-		return fmt.Errorf("--timeout and --retries are for one host's fix, not a lockdown")
+	if o.Timeout != 0 || o.RetriesSet || !o.Traffic.Empty() || o.Outlier != "" {
+		return fmt.Errorf("--timeout, --retries and the connection settings are for one host's fix, not a lockdown")
 	}
 	return o.validate()
 }

@@ -64,8 +64,8 @@ func (o *LoggingOptions) Complete(cmd *cobra.Command, args []string) error {
 
 // Validate checks the flags.
 func (o *LoggingOptions) Validate() error {
-	if o.Timeout != 0 || o.RetriesSet {
-		return fmt.Errorf("--timeout and --retries are for one host's fix, not the access logging")
+	if o.Timeout != 0 || o.RetriesSet || !o.Traffic.Empty() || o.Outlier != "" {
+		return fmt.Errorf("--timeout, --retries and the connection settings are for one host's fix, not the access logging")
 	}
 	if !o.On && o.Output == "yaml" {
 		return fmt.Errorf("-o yaml writes what logging on applies; logging off deletes")

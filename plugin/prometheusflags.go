@@ -5,14 +5,15 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
-	promapi "github.com/prometheus/client_golang/api"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-egress/kubectl-egress/inspect"
 )
 
 // prometheusFlags say where the Prometheus of Prometheus mode is and how to authenticate to it.
@@ -58,8 +59,7 @@ func (p *prometheusFlags) validate() error {
 
 // api builds the Prometheus client: straight to --prometheus, or through the API server's
 // service proxy with the kubeconfig's credentials (RBAC verb "get" on "services/proxy").
-func (p *prometheusFlags) api(getter genericclioptions.RESTClientGetter) (promv1.API, string, error) {
-	var cfg promapi.Config
+func (p *prometheusFlags) api(getter genericclioptions.RESTClientGetter) (*inspect.PrometheusClient, string, error) {
 	if p.Service != "" {
 		rc, err := getter.ToRESTConfig()
 		if err != nil {
@@ -70,22 +70,19 @@ func (p *prometheusFlags) api(getter genericclioptions.RESTClientGetter) (promv1
 			return nil, "", err
 		}
 		ns, svc, _ := strings.Cut(p.Service, "/")
-		cfg = promapi.Config{
-			Address:      strings.TrimSuffix(rc.Host, "/") + "/api/v1/namespaces/" + ns + "/services/" + svc + "/proxy",
-			RoundTripper: rt,
-		}
-	} else {
-		rt, err := p.transport()
-		if err != nil {
-			return nil, "", err
-		}
-		cfg = promapi.Config{Address: p.URL, RoundTripper: rt}
+		addr := strings.TrimSuffix(rc.Host, "/") + "/api/v1/namespaces/" + ns + "/services/" + svc + "/proxy"
+		return &inspect.PrometheusClient{Address: addr, Client: &http.Client{Transport: rt}}, addr, nil
 	}
-	client, err := promapi.NewClient(cfg)
+	u, err := url.Parse(p.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, "", fmt.Errorf("--prometheus must be an http[s]://HOST:PORT[/PATH] URL")
+	}
+	rt, err := p.transport()
 	if err != nil {
-		return nil, "", fmt.Errorf("bad Prometheus address %q: %w", cfg.Address, err)
+		return nil, "", err
 	}
-	return promv1.NewAPI(client), cfg.Address, nil
+	// The address is said in messages without its user info.
+	return &inspect.PrometheusClient{Address: p.URL, Client: &http.Client{Transport: rt}}, u.Redacted(), nil
 }
 
 // transport is the TLS and bearer-token transport of --prometheus.

@@ -154,7 +154,7 @@ func (in Inputs) wouldBreak(ns string, sc *networkingv1.Sidecar, mc MeshConfig, 
 	found := map[key]*Finding{}
 	for _, p := range pods {
 		for _, d := range p.Destinations {
-			if d.Disposition != inspect.DispositionPassthrough {
+			if !d.Disposition.Allowed() {
 				continue
 			}
 			k := key{d.Host, d.Port}

@@ -73,7 +73,7 @@ func selects(sel metav1.LabelSelector, l map[string]string) bool {
 // or through the egress gateway; bypassed traffic leaves too, without the sidecar.
 func leaves(d inspect.Destination) bool {
 	switch d.Disposition {
-	case inspect.DispositionPassthrough, inspect.DispositionRegistered, inspect.DispositionTLSOrigination,
+	case inspect.DispositionPassthrough, inspect.DispositionDynamicDNS, inspect.DispositionRegistered, inspect.DispositionTLSOrigination,
 		inspect.DispositionEgressGateway, inspect.DispositionBypassed:
 		return d.Host != "unknown"
 	}

@@ -189,6 +189,14 @@ func PlanEgressGateway(t Target, o EgressGatewayOptions, ex Existing) (*Plan, er
 		}
 	}
 
+	if !t.Traffic.Empty() {
+		// The sidecars' connections to the gateway for this host: the gateway subset's policy.
+		if subsetSpec.TrafficPolicy == nil {
+			subsetSpec.TrafficPolicy = &networking.TrafficPolicy{}
+		}
+		t.Traffic.apply(subsetSpec.TrafficPolicy, o.TLSOrigination || len(httpPorts) > 0, len(tlsPorts) > 0)
+		p.guardTrafficPolicy(t.Traffic, false, o.TLSOrigination || len(httpPorts) > 0)
+	}
 	p.Objects = append(p.Objects,
 		p.serviceEntry(seSpec),
 		p.gateway(&networking.Gateway{Selector: maps.Clone(g.Selector), Servers: gwServers}),

@@ -18,6 +18,8 @@ const (
 	AnnotationHost = "egress.kubectl.io/host"
 	// AnnotationFix records which fix wrote a managed object.
 	AnnotationFix = "egress.kubectl.io/fix"
+	// AnnotationAliasOf records, on an alias's ServiceEntry, the real host the alias stands for.
+	AnnotationAliasOf = "egress.kubectl.io/alias-of"
 
 	// FieldManager is the server-side apply field manager of every write.
 	FieldManager = "kubectl-egress"

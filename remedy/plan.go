@@ -55,6 +55,8 @@ type Target struct {
 	Force bool
 	// Route adds a timeout and retries for the host (a VirtualService); HTTP only.
 	Route RoutePolicy
+	// Traffic is the connection pool and outlier detection for the host (a DestinationRule).
+	Traffic TrafficPolicy
 }
 
 // RoutePolicy is the --timeout / --retries route policy for the external host.
@@ -132,7 +134,7 @@ func (t Target) check() error {
 	if t.Route.Timeout < 0 || t.Route.PerTryTimeout < 0 || t.Route.Retries != nil && *t.Route.Retries < 0 {
 		return fmt.Errorf("timeouts and retries must not be negative")
 	}
-	return nil
+	return t.Traffic.check()
 }
 
 func isWildcard(host string) bool { return strings.HasPrefix(host, "*") }

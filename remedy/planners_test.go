@@ -98,6 +98,25 @@ var plannerCases = []struct {
 			Route: RoutePolicy{Timeout: 5 * time.Second}},
 			EgressGatewayOptions{Gateway: gatewayFixture(), AppPorts: []Port{{80, "HTTP"}, {443, "TLS"}}}, Existing{})
 	}},
+	{"register-traffic-policy", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "api.example.com", Namespace: "demo", Istio: istio131, Traffic: TrafficPolicy{
+			ConnectTimeout: 3 * time.Second, MaxConnections: 50, IdleTimeout: 5 * time.Minute,
+			Outlier: &OutlierPolicy{Consecutive5xxErrors: 5, Interval: 10 * time.Second, BaseEjectionTime: 30 * time.Second, MaxEjectionPercent: 100}}},
+			RegisterOptions{Ports: []Port{{443, "TLS"}}}, Existing{})
+	}},
+	{"tls-origination-traffic-policy", func() (*Plan, error) {
+		return PlanTLSOrigination(Target{Host: "httpbin.org", Namespace: "demo", Istio: istio131, Traffic: TrafficPolicy{
+			MaxConnections: 10, MaxPendingRequests: 20, MaxRequestsPerConnection: 100, IdleTimeout: time.Minute}},
+			TLSOriginationOptions{}, Existing{})
+	}},
+	{"egress-gateway-traffic-policy", func() (*Plan, error) {
+		return PlanEgressGateway(Target{Host: "edition.cnn.com", Namespace: "demo", Istio: istio131, Traffic: TrafficPolicy{
+			ConnectTimeout: 2 * time.Second, Outlier: &OutlierPolicy{ConsecutiveGatewayErrors: 3}}},
+			EgressGatewayOptions{Gateway: gatewayFixture(), AppPorts: []Port{{80, "HTTP"}}}, Existing{})
+	}},
+	{"alias", func() (*Plan, error) {
+		return PlanAlias(Target{Host: "bin.alias", Namespace: "demo", Istio: istio131}, AliasOptions{Long: "httpbin.org"}, Existing{})
+	}},
 	{"lockdown-namespace", func() (*Plan, error) {
 		return PlanLockdown(Target{Namespace: "demo", Istio: istio131}, LockdownOptions{}, Existing{})
 	}},

@@ -63,6 +63,15 @@ func PlanRegister(t Target, o RegisterOptions, ex Existing) (*Plan, error) {
 		}
 	}
 
+	if !t.Traffic.Empty() {
+		anyHTTP := slices.ContainsFunc(ports, func(p Port) bool { return isHTTPProtocol(p.Protocol) })
+		anyTCP := slices.ContainsFunc(ports, func(p Port) bool { return !isHTTPProtocol(p.Protocol) })
+		dr := &networking.DestinationRule{Host: seHost(t.Host), ExportTo: t.exportTo(), TrafficPolicy: &networking.TrafficPolicy{}}
+		t.Traffic.apply(dr.TrafficPolicy, anyHTTP, anyTCP)
+		p.Objects = append(p.Objects, p.destinationRule(ObjectName(t.Host, ""), dr))
+		p.guardTrafficPolicy(t.Traffic, spec.Resolution == networking.ServiceEntry_DNS, anyHTTP)
+	}
+
 	if !t.Route.Empty() {
 		var routes []*networking.HTTPRoute
 		for _, port := range ports {

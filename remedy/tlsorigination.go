@@ -93,7 +93,7 @@ func PlanTLSOrigination(t Target, o TLSOriginationOptions, ex Existing) (*Plan, 
 				ExportTo:         t.exportTo(),
 				WorkloadSelector: selector,
 				TrafficPolicy: &networking.TrafficPolicy{
-					PortLevelSettings: []*networking.TrafficPolicy_PortTrafficPolicy{portTLS(o.TargetPort, tls)},
+					PortLevelSettings: []*networking.TrafficPolicy_PortTrafficPolicy{t.Traffic.origination(o.TargetPort, tls)},
 				},
 			}))
 		p.warnf("Istio %s predates targetPort for DNS ServiceEntries (1.8): port %d of %s is declared HTTP, so no pod "+
@@ -114,7 +114,7 @@ func PlanTLSOrigination(t Target, o TLSOriginationOptions, ex Existing) (*Plan, 
 				ExportTo:         t.exportTo(),
 				WorkloadSelector: selector,
 				TrafficPolicy: &networking.TrafficPolicy{
-					PortLevelSettings: []*networking.TrafficPolicy_PortTrafficPolicy{portTLS(o.Port, tls)},
+					PortLevelSettings: []*networking.TrafficPolicy_PortTrafficPolicy{t.Traffic.origination(o.Port, tls)},
 				},
 			}))
 		if !t.Route.Empty() {
@@ -132,6 +132,7 @@ func PlanTLSOrigination(t Target, o TLSOriginationOptions, ex Existing) (*Plan, 
 			"IST0129): the server is checked only against the proxy's default roots; pass a CA to pin it", t.Namespace, name, t.Host)
 	}
 	p.notef("tell the app owner: call http://%s (port %d), not https://: the sidecar now does TLS to %s:%d", t.Host, o.Port, t.Host, o.TargetPort)
+	p.guardTrafficPolicy(t.Traffic, true, true)
 	if err := p.finish(ex, t); err != nil {
 		return nil, err
 	}

@@ -320,6 +320,11 @@ func Workload(ns, app string, replicas int, calls []sidecar.Call) (string, error
 	return deployment(ns, app, replicas, nil, calls, false)
 }
 
+// WorkloadAnnotated is Workload with pod annotations (proxy.istio.io/config, for instance).
+func WorkloadAnnotated(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call) (string, error) {
+	return deployment(ns, app, replicas, annotations, calls, false)
+}
+
 // deployment renders a Deployment whose pods carry an istio-proxy container the way Istio's
 // injector renders it.
 func deployment(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call, gateway bool) (string, error) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -135,7 +137,7 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 		Router:  p.Labels["istio"] == "egressgateway",
 		XDSAddr: s.m.XDSAddr, AdminAddr: "127.0.0.1:0", LogPath: logPath,
 		AccessLogEncoding: "TEXT", IstioVersion: IstioVersion,
-		Calls: calls, ExcludedCIDRs: excluded,
+		Calls: calls, ExcludedCIDRs: excluded, ProxyMetadata: proxyMetadata(p),
 		// Apps keep pooled connections open, so PassthroughCluster's original destinations stay
 		// listed in /clusters, as on a busy pod.
 		ConnectionLinger: time.Hour,
@@ -230,6 +232,18 @@ func (s *Sidecars) replayEvery(ctx context.Context, key string, sc *sidecar.Side
 		case <-t.C:
 		}
 	}
+}
+
+// proxyMetadata reads the proxyMetadata of the pod's proxy.istio.io/config annotation, as the
+// injector turns them into the istio-proxy container's environment.
+func proxyMetadata(p *corev1.Pod) map[string]string {
+	var pc struct {
+		ProxyMetadata map[string]string `json:"proxyMetadata"`
+	}
+	if a := p.Annotations["proxy.istio.io/config"]; a != "" {
+		_ = yaml.Unmarshal([]byte(a), &pc)
+	}
+	return pc.ProxyMetadata
 }
 
 func (s *Sidecars) forget(key string) {

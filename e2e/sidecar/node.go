@@ -26,17 +26,21 @@ type nodeInfo struct {
 	clusterID     string
 	canonicalName string
 	canonicalRev  string
+	// proxyMetadata are the ISTIO_META_* proxy metadata (pod annotation proxy.istio.io/config),
+	// which pilot-agent puts in the node metadata without the prefix (DNS_CAPTURE).
+	proxyMetadata map[string]string
 }
 
 func newNodeInfo(cfg Config) *nodeInfo {
 	n := &nodeInfo{
-		role:         "sidecar",
-		ip:           cfg.IP,
-		name:         cfg.Name,
-		namespace:    cfg.Namespace,
-		istioVersion: cfg.IstioVersion,
-		clusterID:    "Kubernetes",
-		labels:       map[string]string{},
+		role:          "sidecar",
+		ip:            cfg.IP,
+		name:          cfg.Name,
+		namespace:     cfg.Namespace,
+		istioVersion:  cfg.IstioVersion,
+		proxyMetadata: cfg.ProxyMetadata,
+		clusterID:     "Kubernetes",
+		labels:        map[string]string{},
 	}
 	if cfg.Router {
 		n.role = "router"
@@ -93,6 +97,11 @@ func (n *nodeInfo) metadata() *structpb.Struct {
 	}
 	if n.role == "sidecar" {
 		m["APP_CONTAINERS"] = n.workload
+	}
+	for k, v := range n.proxyMetadata {
+		if meta, ok := strings.CutPrefix(k, "ISTIO_META_"); ok {
+			m[meta] = v
+		}
 	}
 	s, err := structpb.NewStruct(m)
 	if err != nil {

@@ -24,7 +24,9 @@ const (
 	virtualOutbound    = "virtualOutbound"
 	tlsInspector       = "envoy.filters.listener.tls_inspector"
 	httpInspector      = "envoy.filters.listener.http_inspector"
-	istioStatsFilter   = "istio.stats"
+	// dynamicForwardProxy is the cluster type of ALLOW_ANY_DYNAMIC_DNS's AllowAnyDynamicDNSCluster.
+	dynamicForwardProxy = "envoy.clusters.dynamic_forward_proxy"
+	istioStatsFilter    = "istio.stats"
 )
 
 // Flow is one connection (and, for HTTP, one request on it) as the proxy receives it.
@@ -516,6 +518,14 @@ func resolveUpstream(snap *Snapshot, out *Outcome, f Flow, dns map[string]string
 }
 
 func upstreamHost(snap *Snapshot, c *clusterv3.Cluster, f Flow, dns map[string]string) string {
+	if c.GetClusterType().GetName() == dynamicForwardProxy {
+		// Resolved from the request's host, as the app's own DNS answer.
+		ip := f.IP
+		if a, ok := dns[f.Host]; ok {
+			ip = a
+		}
+		return net.JoinHostPort(ip, strconv.Itoa(f.Port))
+	}
 	switch c.GetType() {
 	case clusterv3.Cluster_ORIGINAL_DST:
 		return net.JoinHostPort(f.IP, strconv.Itoa(f.Port))

@@ -1,0 +1,89 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
+	"github.com/kubectl-egress/kubectl-egress/inspect"
+)
+
+// setMeshOutboundMode rewrites the mesh config's outboundTrafficPolicy mode (istiod watches the
+// ConfigMap and pushes every proxy) and puts it back when the test ends.
+func setMeshOutboundMode(t *testing.T, mode string) {
+	t.Helper()
+	meshYAML := func(m string) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: /dev/stdout
+    accessLogEncoding: TEXT
+    defaultProviders:
+      metrics: [prometheus]
+    outboundTrafficPolicy:
+      mode: %s
+    defaultConfig:
+      discoveryAddress: istiod.istio-system.svc:15012
+  meshNetworks: 'networks: {}'
+`, m)
+	}
+	before := kubectl(t, "", "get", "configmap", "istio", "-n", "istio-system", "-o", "jsonpath={.data.mesh}")
+	if !strings.Contains(before, "mode: ALLOW_ANY\n") {
+		t.Fatalf("the mesh config is not the one this test restores:\n%s", before)
+	}
+	kubectl(t, meshYAML(mode), "apply", "-f", "-")
+	t.Cleanup(func() {
+		kubectl(t, meshYAML("ALLOW_ANY"), "apply", "-f", "-")
+		eventually(t, 30*time.Second, "demo-passthrough back in ALLOW_ANY", func() error {
+			if m := proxyMode(t, "demo-passthrough", "shop"); m != inspect.ModeAllowAny {
+				return fmt.Errorf("mode %s", m)
+			}
+			return nil
+		})
+	})
+}
+
+// Under ALLOW_ANY_DYNAMIC_DNS plain HTTP to an unregistered host leaves through Istio's dynamic
+// forward proxy (AllowAnyDynamicDNSCluster), and TLS through PassthroughCluster: the first is its
+// own disposition, named and still advised to register; policy counts it as would-break.
+func TestDynamicDNSDisposition(t *testing.T) {
+	const ns = "dyn-dns"
+	_, sc := startApp(t, ns, "app", "", []sidecar.Call{
+		{Host: "edition.cnn.com", IP: "203.0.113.20", Port: 80, Scheme: "http", Count: 2},
+		{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 1},
+	})
+	setMeshOutboundMode(t, inspect.ModeAllowAnyDynamicDNS)
+	eventually(t, 30*time.Second, "ALLOW_ANY_DYNAMIC_DNS on the proxy", func() error {
+		if m := proxyMode(t, ns, "app"); m != inspect.ModeAllowAnyDynamicDNS {
+			return fmt.Errorf("mode %s", m)
+		}
+		return nil
+	})
+	dispositionAfterReplay(t, ns, sc, "edition.cnn.com", 80, inspect.DispositionDynamicDNS)
+	dispositionAfterReplay(t, ns, sc, "httpbin.org", 443, inspect.DispositionPassthrough)
+
+	r := inspectJSON(t, "-n", ns, "--since", "5s")
+	i := slices.IndexFunc(r.Destinations, func(d inspect.Destination) bool {
+		return d.Host == "edition.cnn.com" && d.Disposition == inspect.DispositionDynamicDNS
+	})
+	if i < 0 {
+		t.Fatalf("no dynamic-dns destination: %+v", r.Destinations)
+	}
+	if d := r.Destinations[i]; d.Cluster != "AllowAnyDynamicDNSCluster" || d.Recommendation.Fix != inspect.FixRegister {
+		t.Errorf("edition.cnn.com: cluster %s, fix %s", d.Cluster, d.Recommendation.Fix)
+	}
+	w := workloadPolicy(t, policyJSON(t, "-n", ns), ns, "deploy/app")
+	if w.Proxy != inspect.ModeAllowAnyDynamicDNS || !slices.Contains(wouldBreak(w), "edition.cnn.com:80") {
+		t.Errorf("policy: proxy %s, would break %v", w.Proxy, wouldBreak(w))
+	}
+
+	mustEgress(t, "register", "edition.cnn.com", "-n", ns, "--yes")
+	dispositionAfterReplay(t, ns, sc, "edition.cnn.com", 80, inspect.DispositionRegistered)
+}
