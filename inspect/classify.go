@@ -59,6 +59,8 @@ type classifier struct {
 	// cluster's service host to the host the report shows for it when they differ.
 	addrHost  map[string]string
 	hostAlias map[string]string
+	// metricsOnly is Snapshot.metricsOnly.
+	metricsOnly bool
 }
 
 // Classify turns one proxy's snapshot into its report: every external destination with its
@@ -73,7 +75,7 @@ func Classify(s Snapshot, now time.Time) PodReport {
 	}
 	c := &classifier{pod: pod, cfg: cfg, dests: map[destKey]*destAcc{}, ipHost: map[string]string{},
 		clusterDest: map[string]destKey{}, gatewayClusters: map[string]bool{}, configByHost: map[string][]destKey{},
-		addrHost: map[string]string{}, hostAlias: map[string]string{}}
+		addrHost: map[string]string{}, hostAlias: map[string]string{}, metricsOnly: s.metricsOnly}
 	c.addConfig()
 
 	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
@@ -390,7 +392,7 @@ func (c *classifier) addStats(st Stats, facts *PodFacts) {
 		if r, ok := s.Labels["reporter"]; ok && r != "source" {
 			continue
 		}
-		if s.Value == 0 {
+		if s.Value == 0 && !c.metricsOnly {
 			continue
 		}
 		a := c.metricDest(s)
@@ -457,6 +459,11 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 	}
 	if host == "" || !c.isExternalHost(host) {
 		return nil
+	}
+	if c.metricsOnly {
+		// Without the proxy's clusters, a host with a service of its own is a registered one;
+		// whether the sidecar originates TLS or routes it to a gateway is not in metrics.
+		return c.dest(host, 0, DispositionRegistered)
 	}
 	// A registered host: metrics carry no port, so prefer the destination whose protocol matches.
 	wantHTTP := s.Name == metricRequests

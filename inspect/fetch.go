@@ -38,20 +38,33 @@ func addConfigPart(path string) func(*Sources, []byte) {
 }
 
 // ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
-// what it was for, and the other reads go on: a partial report beats none. A refusal or a read
-// that got no answer in time ends the reads: the others would fail the same way, one time cap
-// each.
+// what it was for, and the other reads go on: a partial report beats none. The reads run at
+// once (a port-forward carries each on its own stream), and are recorded in their order; after
+// a refusal or a read that got no answer in time, the rest are not recorded: they failed the
+// same way.
 func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
-	for _, r := range adminReads {
-		b, err := admin.Get(ctx, "/"+r.path)
-		if err != nil {
+	type result struct {
+		b   []byte
+		err error
+	}
+	results := make([]result, len(adminReads))
+	var wg sync.WaitGroup
+	for i, r := range adminReads {
+		wg.Go(func() {
+			b, err := admin.Get(ctx, "/"+r.path)
+			results[i] = result{b, err}
+		})
+	}
+	wg.Wait()
+	for i, r := range adminReads {
+		if err := results[i].err; err != nil {
 			src.Errors = append(src.Errors, err)
 			if isRefused(err) || errors.Is(err, errNoAnswer) || errors.Is(err, errIncomplete) {
-				return
+				return // the rest failed the same way
 			}
 			continue
 		}
-		r.into(src, b)
+		r.into(src, results[i].b)
 	}
 }
 
@@ -75,6 +88,13 @@ type Fetcher struct {
 	MaxLogBytes int64
 	// LogFormat is the user's access-log format (--log-format), or "".
 	LogFormat string
+	// PodProxy, when set, reads the admin API through the API server's pods/proxy instead of a
+	// port-forward (--via-pods-proxy).
+	PodProxy *PodProxy
+	// AdminConns caps the connections to one pod's admin API, each a pair of streams in the
+	// forward: 0 opens one per read, so a single pod's reads run at once; a fleet, whose read
+	// is CPU-bound, is cheaper over one.
+	AdminConns int
 }
 
 // Fetch returns the pod's sources, and finish, which releases the access-log stream once it has
@@ -83,22 +103,34 @@ type Fetcher struct {
 func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, finish func() error) {
 	src = Sources{Pod: PodOf(pod), LogFormat: f.LogFormat}
 	finish = func() error { return nil }
-	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	// The log request needs no forward: it runs while the forward is set up and read.
+	type opened struct {
+		rc  io.ReadCloser
+		err error
+	}
+	logCh := make(chan opened, 1)
+	go func() {
+		rc, err := f.openLog(ctx, pod)
+		logCh <- opened{rc, err}
+	}()
+	admin, done, err := f.admin(ctx, pod)
 	if err != nil {
 		src.Errors = append(src.Errors, err)
+		if l := <-logCh; l.rc != nil {
+			l.rc.Close()
+		}
 		return src, finish
 	}
-	client := &http.Client{Transport: &http.Transport{}}
 	var raw Sources
-	ReadAdmin(ctx, &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, &raw)
-	client.CloseIdleConnections()
-	stop()
+	ReadAdmin(ctx, admin, &raw)
+	done()
 	src.ConfigDump, src.MoreConfig = raw.ConfigDump, raw.MoreConfig
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
 	for _, e := range sameReason(raw.Errors) {
 		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))
 	}
-	logs, err := f.openLog(ctx, pod)
+	l := <-logCh
+	logs, err := l.rc, l.err
 	if err != nil {
 		src.Errors = append(src.Errors, err)
 		return src, finish
@@ -112,6 +144,23 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 		}
 		return nil
 	}
+}
+
+// admin opens the pod's admin API: through the API server's pods/proxy when the fetcher has one,
+// else through a port-forward; done releases it.
+func (f *Fetcher) admin(ctx context.Context, pod *corev1.Pod) (admin AdminClient, done func(), err error) {
+	if f.PodProxy != nil {
+		return f.PodProxy.Admin(pod, f.AdminPort, f.Caps), func() {}, nil
+	}
+	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: f.AdminConns}}
+	return &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, func() {
+		client.CloseIdleConnections()
+		stop()
+	}, nil
 }
 
 // countingReader counts what the access-log scan read, to tell when the log cap was reached.
@@ -217,6 +266,10 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 			}
 			if err := finish(); err != nil {
 				rep.Errors = append(rep.Errors, err.Error())
+			}
+			rep.Facts.BytesRead = src.adminBytes()
+			if c, ok := src.AccessLog.(*countingReader); ok {
+				rep.Facts.BytesRead += c.n
 			}
 			reports[i], whole[i] = rep, ctx.Err() == nil
 			if progress != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,10 @@ type Snapshot struct {
 	flows     []*logFlow
 	logCounts AccessLogCounts
 	logRead   bool
+	// metricsOnly marks a snapshot made of metrics alone (Prometheus mode): a named external
+	// host is then registered without a cluster to confirm it, and a sample that did not grow
+	// in the window still shows its destination.
+	metricsOnly bool
 }
 
 // parseFailure is one source that did not parse: what it is ("config dump") and why.
@@ -98,15 +103,40 @@ func Parse(src Sources) (Snapshot, error) {
 		return kind + " " + origin
 	}
 
-	pc := &ProxyConfig{}
+	// The outputs are parsed at once (a big mesh's dump parts take seconds each); what they
+	// say is taken in a fixed order below, so the report and its errors do not depend on it.
 	parts := append([]Part{{Name: src.Origins.ConfigDump, Data: src.ConfigDump}}, src.MoreConfig...)
-	for _, part := range parts {
+	type parsedPart struct {
+		pc  *ProxyConfig
+		err error
+	}
+	parsed := make([]parsedPart, len(parts))
+	var hosts []HostStatus
+	var hostsErr error
+	var stats Stats
+	var statsErr error
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		if len(part.Data) > 0 {
+			wg.Go(func() { parsed[i].pc, parsed[i].err = ParseConfigDump(part.Data) })
+		}
+	}
+	if len(src.Clusters) > 0 {
+		wg.Go(func() { hosts, hostsErr = ParseClusterStatus(src.Clusters) })
+	}
+	if len(src.Stats) > 0 {
+		wg.Go(func() { stats, statsErr = ParseStats(src.Stats) })
+	}
+	wg.Wait()
+
+	pc := &ProxyConfig{}
+	for i, part := range parts {
 		if len(part.Data) == 0 {
 			continue
 		}
 		given++
 		what := named("config dump", part.Name)
-		p, err := ParseConfigDump(part.Data)
+		p, err := parsed[i].pc, parsed[i].err
 		if err != nil {
 			fail(what, part.Data, err)
 			continue
@@ -145,7 +175,7 @@ func Parse(src Sources) (Snapshot, error) {
 	if len(src.Stats) > 0 {
 		given++
 		what := named("stats", src.Origins.Stats)
-		st, err := ParseStats(src.Stats)
+		st, err := stats, statsErr
 		switch {
 		case err != nil:
 			fail(what, src.Stats, err)
@@ -160,7 +190,7 @@ func Parse(src Sources) (Snapshot, error) {
 		given++
 		what := named("/clusters", src.Origins.Clusters)
 		var err error
-		switch s.hosts, err = ParseClusterStatus(src.Clusters); {
+		switch s.hosts, err = hosts, hostsErr; {
 		case err != nil:
 			fail(what, src.Clusters, err)
 		case len(s.hosts) == 0:

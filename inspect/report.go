@@ -23,8 +23,23 @@ type Report struct {
 	Clusters []Cluster `json:"clusters"`
 	// Endpoints are every cluster host, from /clusters (or the config dump when /clusters was not read).
 	Endpoints []Endpoint `json:"endpoints"`
-	// Pods are the facts of each inspected pod, sorted by namespace/name.
+	// Pods are the facts of each inspected pod, sorted by namespace/name. In a report answered
+	// from Prometheus they are the source workloads, and the pods --then-forward read.
 	Pods []PodFacts `json:"pods"`
+	// Prometheus is set when the report was answered from Prometheus (--prometheus).
+	Prometheus *PrometheusSource `json:"prometheus,omitempty"`
+}
+
+// PrometheusSource says how a report was answered from Prometheus and what it cannot tell.
+type PrometheusSource struct {
+	// Window is how far back Prometheus was asked (--since).
+	Window string `json:"window"`
+	// Limits are what Istio's metrics cannot tell.
+	Limits []string `json:"limits"`
+	// Forwarded are the pods (namespace/name) read through a port-forward to fill the gaps (--then-forward).
+	Forwarded []string `json:"forwarded,omitempty"`
+	// Warnings are Prometheus's own warnings about the queries.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PodReport is the report of one pod, before Aggregate joins pods.
@@ -284,7 +299,9 @@ type PodFacts struct {
 	CaptureExclusions []Bypass `json:"captureExclusions,omitempty"`
 	// ClusterStats are Envoy's PassthroughCluster/BlackHoleCluster counters when the proxy exposes them.
 	ClusterStats map[string]Counts `json:"clusterStats,omitempty"`
-	Errors       []string          `json:"errors,omitempty"`
+	// BytesRead is what was read from the pod: admin responses and access log.
+	BytesRead int64    `json:"bytesRead,omitempty"`
+	Errors    []string `json:"errors,omitempty"`
 }
 
 // Key is the pod's namespace/name.

@@ -22,6 +22,7 @@ type InspectOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 
 	proxyFlags
+	prom prometheusFlags
 
 	Args      []string
 	Namespace string
@@ -71,7 +72,13 @@ or bypassed, and the fix it recommends.`,
   kubectl egress inspect --file ./captures/
 
   # A reachable Envoy admin API
-  kubectl egress inspect --admin-url http://127.0.0.1:15000`,
+  kubectl egress inspect --admin-url http://127.0.0.1:15000
+
+  # The whole mesh from Prometheus, then the pods whose TLS hosts it cannot name
+  kubectl egress inspect -A --prometheus http://prometheus.example:9090 --since 1h --then-forward
+
+  # An in-cluster Prometheus, through the API server's service proxy
+  kubectl egress inspect -A --prometheus-service istio-system/prometheus:9090`,
 		ValidArgsFunction: CompleteTarget(configFlags),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -93,6 +100,7 @@ or bypassed, and the fix it recommends.`,
 	fs.BoolVar(&o.Pods, "pods", o.Pods, "Print each proxy's facts (Istio version, outbound mode, access logging, exclusions) instead of destinations")
 	fs.BoolVar(&o.All, "all", o.All, "With --clusters or --endpoints: every cluster, not only egress ones")
 	fs.BoolVar(&o.ShowPaths, "show-paths", o.ShowPaths, "Show the HTTP request paths and query strings the access logs name (-o json|yaml|wide); off by default, as they can hold tokens")
+	o.prom.addFlags(fs)
 	return cmd
 }
 
@@ -137,6 +145,12 @@ func (o *InspectOptions) Validate() error {
 	if o.All && !o.Clusters && !o.Endpoints {
 		return fmt.Errorf("--all goes with --clusters or --endpoints")
 	}
+	if err := o.prom.validate(); err != nil {
+		return err
+	}
+	if o.prom.set() && (o.offline() || len(o.Args) > 0 || o.Selector != "" || views > 0) {
+		return fmt.Errorf("--prometheus answers for a namespace (-n) or the mesh (-A) from metrics: drop the pod, -l, --file, --admin-url, --clusters, --endpoints and --pods")
+	}
 	return o.proxyFlags.validate()
 }
 
@@ -156,6 +170,7 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	if err := o.print(reading.Report); err != nil {
 		return err
 	}
+	o.notePrometheus(reading.Report)
 	printSkipped(o.ErrOut, reading.Skipped)
 	o.warnAccessLogOff(reading.Report)
 	printPodErrors(o.ErrOut, reading.Report)
@@ -192,6 +207,8 @@ func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {
 		return inspect.ReadFiles(o.Files, o.Read, o.now())
 	case o.AdminURL != "":
 		return inspect.ReadAdminURL(ctx, o.AdminURL, o.Read, o.now())
+	case o.prom.set():
+		return o.readPrometheus(ctx)
 	}
 	r, err := inspect.NewReader(o.configFlags, o.Read)
 	if err != nil {
@@ -199,6 +216,53 @@ func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {
 	}
 	r.Now, r.Progress = o.now, o.progress()
 	return r.Read(ctx, inspect.Scope{Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector})
+}
+
+// readPrometheus answers from Prometheus, then, with --then-forward, reads the pods whose
+// passthrough or blocked traffic it could not name.
+func (o *InspectOptions) readPrometheus(ctx context.Context) (inspect.Reading, error) {
+	api, _, err := o.prom.api(o.configFlags)
+	if err != nil {
+		return inspect.Reading{}, err
+	}
+	q := inspect.PrometheusQuery{Since: o.Read.Since}
+	if !o.AllNamespaces {
+		q.Namespace = o.Namespace
+	}
+	p, err := inspect.ReadPrometheus(ctx, api, q, o.now())
+	if err != nil {
+		return inspect.Reading{}, err
+	}
+	reading := inspect.Reading{Pods: p.Workloads, Report: inspect.Aggregate(p.Workloads)}
+	src := &inspect.PrometheusSource{Window: o.Read.Since.String(), Limits: inspect.PrometheusLimits, Warnings: p.Warnings}
+	if o.prom.ThenForward && len(p.Gaps) > 0 {
+		r, err := inspect.NewReader(o.configFlags, o.Read)
+		if err != nil {
+			return inspect.Reading{}, err
+		}
+		r.Now, r.Progress = o.now, o.progress()
+		if reading, err = r.FillFromPods(ctx, p); err != nil {
+			return inspect.Reading{}, err
+		}
+		for _, pod := range reading.Pods {
+			src.Forwarded = append(src.Forwarded, pod.Pod.Key())
+		}
+	}
+	reading.Report.Prometheus = src
+	return reading, nil
+}
+
+// notePrometheus says, under a table, what a report from Prometheus cannot tell.
+func (o *InspectOptions) notePrometheus(r inspect.Report) {
+	if r.Prometheus == nil || o.Output == "json" || o.Output == "yaml" {
+		return
+	}
+	for _, l := range r.Prometheus.Limits {
+		fmt.Fprintf(o.ErrOut, "note: from Prometheus, %s\n", l)
+	}
+	if len(r.Prometheus.Forwarded) > 0 {
+		fmt.Fprintf(o.ErrOut, "note: read through port-forwards to fill the gaps: %s\n", strings.Join(r.Prometheus.Forwarded, ", "))
+	}
 }
 
 // progress draws "inspecting N/M pods" on stderr when it is a terminal, and nothing otherwise.

@@ -23,6 +23,9 @@ type Options struct {
 	Dir   string // state: etcd data, certs, logs, kubeconfig, sidecar logs
 	Tools string // directory with etcd, kube-apiserver, kube-controller-manager, istiod, kwok (hack/tools.sh)
 	Fleet int    // pods in namespace demo-fleet, for scale work
+	// ServiceEntries are external ServiceEntries in namespace demo-scale, exported to every
+	// namespace, so istiod generates a big mesh's configuration for every proxy.
+	ServiceEntries int
 	// ReplayEvery makes every stand-in replay its pod's calls again at this interval, so a
 	// running mesh shows the effect of a change in fresh traffic; 0 replays once, at sync.
 	ReplayEvery time.Duration

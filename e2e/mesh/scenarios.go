@@ -16,6 +16,11 @@ import (
 // stand-in replays them through the live Envoy configuration. Tests set it on their own pods.
 const CallsAnnotation = "localmesh.kubectl-egress.dev/calls"
 
+// ScrapeAddressAnnotation on a pod is the loopback HOST:PORT where its stand-in serves the
+// admin API and /stats/prometheus; the mesh writes it once the stand-in listens. A Prometheus
+// of the local mesh rewrites __address__ from it (the pod IP is not reachable).
+const ScrapeAddressAnnotation = "localmesh.kubectl-egress.dev/scrape-address"
+
 // IstioVersion is what the stand-ins report as their proxy's Istio version.
 const IstioVersion = "1.31.1"
 
@@ -283,6 +288,31 @@ spec:
   - {name: https, port: 443, targetPort: 8443}
 `
 
+// scaleManifest is namespace demo-scale with n external ServiceEntries exported everywhere,
+// alternating TLS on 443 (an SNI chain each in 0.0.0.0_443) and HTTP on 80 (a virtual host each
+// in route 80), resolved by DNS, like a big mesh's registry of SaaS hosts.
+func scaleManifest(n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: demo-scale}\n")
+	for i := range n {
+		port := `{number: 443, name: tls, protocol: TLS}`
+		if i%2 == 1 {
+			port = `{number: 80, name: http, protocol: HTTP}`
+		}
+		fmt.Fprintf(&b, `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: saas-%[1]d, namespace: demo-scale}
+spec:
+  hosts: [api%[1]d.saas.example]
+  location: MESH_EXTERNAL
+  ports: [%[2]s]
+  resolution: DNS
+`, i, port)
+	}
+	return b.String()
+}
+
 // Workload renders a Deployment of replicas pods in ns, labelled app=app, each with an
 // istio-proxy container the way Istio's injector renders it and the calls its app makes, for
 // tests that need a workload of their own.
@@ -388,6 +418,11 @@ func (m *Mesh) applyScenarios(ctx context.Context) error {
 			continue
 		}
 		if err := m.applyManifest(ctx, s.Namespace, s.Config); err != nil {
+			return err
+		}
+	}
+	if n := m.opts.ServiceEntries; n > 0 {
+		if err := m.applyManifest(ctx, "", scaleManifest(n)); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
@@ -183,6 +184,12 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 		if err != nil {
 			return fmt.Errorf("failed to create kwok %s for pod %s: %w", obj.u.GetKind(), key, err)
 		}
+	}
+	// The stand-in's admin API (and /stats/prometheus) listens on a loopback port, not on the
+	// fake pod IP: the annotation tells a Prometheus of the local mesh where to scrape the pod.
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{ScrapeAddressAnnotation: sc.AdminAddr()}}})
+	if _, err := s.m.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("failed to annotate pod %s with its scrape address: %w", key, err)
 	}
 	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
