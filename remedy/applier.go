@@ -189,6 +189,18 @@ func decodeAll[T any](items []unstructured.Unstructured) ([]*T, error) {
 	return out, nil
 }
 
+// HasEgressGateway tells whether the classic egress gateway's Service namespace/name exists.
+func (a *Applier) HasEgressGateway(ctx context.Context, namespace, name string) (bool, error) {
+	_, err := a.client.Resource(servicesGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("failed to read egress gateway service %s/%s: %w", namespace, name, err)
+	}
+	return true, nil
+}
+
 // EgressGateway reads the egress gateway's Service namespace/name and the labels of the pods of
 // its namespace, for PlanEgressGateway.
 func (a *Applier) EgressGateway(ctx context.Context, namespace, name string) (EgressGateway, error) {
