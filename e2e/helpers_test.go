@@ -43,6 +43,7 @@ func kubectlErr(stdin string, args ...string) (string, error) {
 func egress(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command("kubectl", append([]string{"egress"}, args...)...)
+	cmd.Env = pluginEnv()
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
@@ -101,7 +102,7 @@ func (f *Flow) now() time.Time {
 }
 
 func (f *Flow) warnf(format string, args ...any) {
-	fmt.Fprintf(f.cfg.ErrOut, "Warning: "+format+"\n", args...)
+	warning.Printf(f.cfg.ErrOut, format, args...)
 }
 
 // Observe reads the proxies of the target pods once: their destinations tell the ports,

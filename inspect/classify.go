@@ -37,6 +37,7 @@ type destAcc struct {
 	tcpOpened float64
 	tcpClosed float64
 	codes     map[string]int64
+	requests  map[string]int64
 	flags     map[string]int64
 	addrs     map[string]bool
 	lastSeen  time.Time
@@ -142,7 +143,7 @@ func (c *classifier) dest(host string, port uint32, disp Disposition) *destAcc {
 	a := &destAcc{
 		d:       Destination{Host: host, Port: port, Disposition: disp},
 		signals: map[Signal]bool{}, buckets: map[string]*Counts{},
-		codes: map[string]int64{}, flags: map[string]int64{}, addrs: map[string]bool{},
+		codes: map[string]int64{}, requests: map[string]int64{}, flags: map[string]int64{}, addrs: map[string]bool{},
 	}
 	c.dests[k] = a
 	return a
@@ -315,6 +316,9 @@ func (c *classifier) addFlow(f *logFlow) {
 		b.Requests += f.entries
 		for code, n := range f.codes {
 			a.codes[strconv.Itoa(code)] += n
+		}
+		for r, n := range f.requests {
+			a.requests[r] += n
 		}
 	} else {
 		b.Connections += f.entries
@@ -630,6 +634,9 @@ func (a *destAcc) render(pod string) Destination {
 	}
 	if len(a.flags) > 0 {
 		d.ResponseFlags = maps.Clone(a.flags)
+	}
+	if len(a.requests) > 0 {
+		d.Requests = maps.Clone(a.requests)
 	}
 	if !a.lastSeen.IsZero() {
 		t := a.lastSeen.UTC()

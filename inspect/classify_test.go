@@ -326,11 +326,14 @@ func TestInspectErrors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("one good source must give a report: %v", err)
 	}
-	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "config dump of pod demo/curl-0") {
-		t.Errorf("errors = %q", rep.Errors)
+	want := []string{"failed to parse part of the admin output of pod demo/curl-0 (config dump: the JSON stops at byte 12 before it is complete (truncated?)): " +
+		"run again; if it persists, save the outputs and try --file"}
+	if diff := cmp.Diff(want, rep.Errors); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
 	}
-	if _, err := Inspect(Sources{Pod: curlPod, ConfigDump: []byte(`<html>`), Clusters: []byte(`nope`)}, testNow); err == nil {
-		t.Error("want an error when no source parses")
+	_, err = Inspect(Sources{Pod: curlPod, ConfigDump: []byte(`<html>`), Clusters: []byte(`nope`)}, testNow)
+	if err == nil || !strings.HasPrefix(err.Error(), "no admin output of pod demo/curl-0 could be read (config dump: ") || !strings.HasSuffix(err.Error(), "pass --admin-port") {
+		t.Errorf("want one line naming the pod and the way out when no source parses, got %v", err)
 	}
 }
 

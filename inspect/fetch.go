@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,14 +38,16 @@ func addConfigPart(path string) func(*Sources, []byte) {
 }
 
 // ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
-// what it was for, and the other reads go on: a partial report beats none.
+// what it was for, and the other reads go on: a partial report beats none. A refusal or a read
+// that got no answer in time ends the reads: the others would fail the same way, one time cap
+// each.
 func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
 	for _, r := range adminReads {
 		b, err := admin.Get(ctx, "/"+r.path)
 		if err != nil {
 			src.Errors = append(src.Errors, err)
-			if isRefused(err) {
-				return // the rest would fail the same way
+			if isRefused(err) || errors.Is(err, errNoAnswer) || errors.Is(err, errIncomplete) {
+				return
 			}
 			continue
 		}
@@ -52,9 +55,11 @@ func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
 	}
 }
 
+// isRefused tells that nothing serves the admin port: the connection was refused or reset, or,
+// through a port-forward (which accepts locally, then fails to dial in the pod), closed before
+// any response (io.EOF). A body cut short (io.ErrUnexpectedEOF) is not a refusal.
 func isRefused(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "refused") || strings.Contains(s, "connection reset") || strings.Contains(s, "EOF")
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
 }
 
 // Fetcher reads a live pod's sidecar: its admin API through a port-forward and its access log
@@ -90,7 +95,7 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 	stop()
 	src.ConfigDump, src.MoreConfig = raw.ConfigDump, raw.MoreConfig
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
-	for _, e := range raw.Errors {
+	for _, e := range sameReason(raw.Errors) {
 		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))
 	}
 	logs, err := f.openLog(ctx, pod)
@@ -119,6 +124,33 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// readsError is reads of one admin API that failed alike: "GET /clusters, /stats: …".
+type readsError struct {
+	paths  []string
+	reason string
+	first  error
+}
+
+func (e *readsError) Error() string { return "GET " + strings.Join(e.paths, ", ") + ": " + e.reason }
+func (e *readsError) Unwrap() error { return e.first }
+
+// sameReason joins admin read errors that differ only in the read ("GET PATH: reason") into one,
+// so a proxy that fails every read the same way (a 2 GiB body each time) is one line.
+func sameReason(errs []error) []error {
+	if len(errs) < 2 {
+		return errs
+	}
+	joined := &readsError{first: errs[0]}
+	for _, err := range errs {
+		path, reason, ok := strings.Cut(strings.TrimPrefix(err.Error(), "GET "), ": ")
+		if !ok || joined.reason != "" && reason != joined.reason {
+			return errs
+		}
+		joined.paths, joined.reason = append(joined.paths, path), reason
+	}
+	return []error{joined}
 }
 
 func adminError(pod *corev1.Pod, port int, err error) error {
@@ -152,19 +184,28 @@ func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, 
 type Progress func(done, total int)
 
 // InspectPods fetches and inspects pods concurrently (at most concurrency at once). A pod that
-// fails is still in the result, with its errors: one failing pod never hides the others.
+// fails is still in the result, with its errors: one failing pod never hides the others. When
+// ctx is cancelled (an interrupt), no more pods are started, and only the pods read whole before
+// it are in the result: a pod cut mid-read would report the interrupt as its own failure.
 func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency int, now time.Time, progress Progress) []PodReport {
 	if concurrency < 1 {
 		concurrency = 1
 	}
 	reports := make([]PodReport, len(pods))
+	whole := make([]bool, len(pods))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
 	for i := range pods {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -177,7 +218,7 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 			if err := finish(); err != nil {
 				rep.Errors = append(rep.Errors, err.Error())
 			}
-			reports[i] = rep
+			reports[i], whole[i] = rep, ctx.Err() == nil
 			if progress != nil {
 				mu.Lock()
 				done++
@@ -187,7 +228,16 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 		}()
 	}
 	wg.Wait()
-	return reports
+	if ctx.Err() == nil {
+		return reports
+	}
+	var read []PodReport
+	for i, rep := range reports {
+		if whole[i] {
+			read = append(read, rep)
+		}
+	}
+	return read
 }
 
 // ErrNoSources is returned when --file was given nothing usable.

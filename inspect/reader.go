@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -67,6 +68,8 @@ type Reading struct {
 	Pods    []PodReport
 	Skipped []Skipped
 	Report  Report
+	// Unread counts the target pods an interrupt left unread; they are not in Pods.
+	Unread int
 }
 
 // Failed counts the pods that could not be read whole.
@@ -144,7 +147,7 @@ func (r *Reader) Read(ctx context.Context, scope Scope) (Reading, error) {
 // ReadTargets reads pods already resolved.
 func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
 	pods := InspectPods(ctx, r.fetcher(), t.Pods, r.config.Concurrency, r.now(), r.Progress)
-	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods)}
+	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods), Unread: len(t.Pods) - len(pods)}
 }
 
 func (r *Reader) fetcher() *Fetcher {
@@ -177,22 +180,36 @@ func ReadFiles(paths []string, c ReadConfig, now time.Time) (Reading, error) {
 		if err != nil {
 			return Reading{}, err
 		}
-		rep, err := Inspect(src, now)
+		s, err := Parse(src)
 		closeFn()
-		if err != nil {
-			return Reading{}, fmt.Errorf("--file %s: %w: %s", strings.Join(plain, ", "), err, strings.Join(rep.Errors, "; "))
+		switch {
+		case err != nil && len(s.failures) > 0:
+			return Reading{}, fmt.Errorf("no admin output in --file could be parsed: %s", s.failureSummary()) // each part names its file
+		case err != nil:
+			return Reading{}, fmt.Errorf("--file %s: %w", strings.Join(plain, ", "), err)
 		}
-		pods = append(pods, rep)
+		pods = append(pods, Classify(s, now))
 	}
 	return Reading{Pods: pods, Report: Aggregate(pods)}, nil
 }
 
-// ReadAdminURL reads one Envoy admin API reachable at url (--admin-url).
-func ReadAdminURL(ctx context.Context, url string, c ReadConfig, now time.Time) (Reading, error) {
-	src := Sources{Pod: Pod{Name: url}, LogFormat: c.LogFormat}
-	ReadAdmin(ctx, &HTTPAdmin{Base: url, Caps: c.Caps, Client: http.DefaultClient}, &src)
+// ReadAdminURL reads one Envoy admin API reachable at rawURL (--admin-url). The URL is named in
+// the report and in errors without user information or query, which can hold credentials.
+func ReadAdminURL(ctx context.Context, rawURL string, c ReadConfig, now time.Time) (Reading, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Reading{}, fmt.Errorf("--admin-url must look like http://127.0.0.1:15000")
+	}
+	name := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}).String()
+	src := Sources{Pod: Pod{Name: name}, LogFormat: c.LogFormat}
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	ReadAdmin(ctx, &HTTPAdmin{Base: rawURL, Caps: c.Caps, Client: client}, &src)
 	if len(src.Errors) > 0 && src.ConfigDump == nil && src.MoreConfig == nil && src.Clusters == nil && src.Stats == nil {
-		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", url, src.Errors[0])
+		if isRefused(src.Errors[0]) {
+			return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: nothing answers there; check the URL, and that its port-forward runs", name)
+		}
+		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", name, src.Errors[0])
 	}
 	rep, err := Inspect(src, now)
 	if err != nil {

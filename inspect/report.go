@@ -139,6 +139,10 @@ type Destination struct {
 	ResponseCodes map[string]int64 `json:"responseCodes,omitempty"`
 	// ResponseFlags counts Envoy response flags (UH, NR, UF…).
 	ResponseFlags map[string]int64 `json:"responseFlags,omitempty"`
+	// Requests counts HTTP requests by "METHOD PATH", query string included, as access logs show
+	// them (a few per pod). Paths and queries can carry tokens: the commands drop them from what
+	// they print unless --show-paths is given (Report.WithoutRequests).
+	Requests map[string]int64 `json:"requests,omitempty"`
 	// LastSeen is the newest access-log start time for it.
 	LastSeen *time.Time `json:"lastSeen,omitempty"`
 	// Problems are misconfigurations found for it.
@@ -285,3 +289,15 @@ type PodFacts struct {
 
 // Key is the pod's namespace/name.
 func (f PodFacts) Key() string { return Pod{Namespace: f.Namespace, Name: f.Name}.Key() }
+
+// WithoutRequests is the report without request paths: hosts, ports, methods' counts and codes
+// stay. What the commands print unless --show-paths is given.
+func (r Report) WithoutRequests() Report {
+	dests := make([]Destination, len(r.Destinations))
+	for i, d := range r.Destinations {
+		d.Requests = nil
+		dests[i] = d
+	}
+	r.Destinations = dests
+	return r
+}

@@ -2,11 +2,13 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -93,9 +95,33 @@ func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGett
 		t.Pods = append(t.Pods, p)
 	}
 	if len(t.Pods) == 0 && len(t.Skipped) == 0 {
-		return t, fmt.Errorf("no pods found for %s%s", strings.Join(q.Args, " "), q.Where())
+		return t, noPods(ctx, client, q)
 	}
 	return t, nil
+}
+
+// noPods says that the scope matched no pod, and whether its namespace exists: `-n nosuchns`
+// and an empty namespace look the same to a list.
+func noPods(ctx context.Context, client kubernetes.Interface, q Scope) error {
+	msg := "no pods found"
+	if len(q.Args) > 0 {
+		msg += " for " + strings.Join(q.Args, " ")
+	}
+	if q.Selector != "" {
+		msg += " matching -l " + q.Selector
+	}
+	msg += q.Where()
+	if q.AllNamespaces || q.Namespace == "" {
+		return errors.New(msg)
+	}
+	_, err := client.CoreV1().Namespaces().Get(ctx, q.Namespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%s: namespace %s does not exist (kubectl get namespaces lists them)", msg, q.Namespace)
+	case err == nil:
+		return fmt.Errorf("%s: the namespace exists but has no such pods; check the names and -l, or pass -A", msg)
+	}
+	return errors.New(msg) // whether it exists is not ours to know (get namespaces forbidden)
 }
 
 // Where says where the scope looks, for messages: " in namespace shop", " in any namespace".

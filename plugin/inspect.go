@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 )
 
 // InspectOptions is `kubectl egress inspect`.
@@ -31,6 +32,7 @@ type InspectOptions struct {
 	Endpoints bool
 	Pods      bool
 	All       bool
+	ShowPaths bool
 
 	now func() time.Time
 	genericiooptions.IOStreams
@@ -90,6 +92,7 @@ or bypassed, and the fix it recommends.`,
 	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
 	fs.BoolVar(&o.Pods, "pods", o.Pods, "Print each proxy's facts (Istio version, outbound mode, access logging, exclusions) instead of destinations")
 	fs.BoolVar(&o.All, "all", o.All, "With --clusters or --endpoints: every cluster, not only egress ones")
+	fs.BoolVar(&o.ShowPaths, "show-paths", o.ShowPaths, "Show the HTTP request paths and query strings the access logs name (-o json|yaml|wide); off by default, as they can hold tokens")
 	return cmd
 }
 
@@ -147,12 +150,19 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(reading.Pods) == 0 && len(reading.Skipped) > 0 && ctx.Err() == nil {
+		return nothingReadable(reading.Skipped)
+	}
 	if err := o.print(reading.Report); err != nil {
 		return err
 	}
 	printSkipped(o.ErrOut, reading.Skipped)
 	o.warnAccessLogOff(reading.Report)
 	printPodErrors(o.ErrOut, reading.Report)
+	if ctx.Err() != nil {
+		read := len(reading.Pods)
+		return fmt.Errorf("%w: the report covers the %d of %d pods read before the interrupt", ErrInterrupted, read, read+reading.Unread)
+	}
 	if failed := reading.Failed(); failed > 0 {
 		return fmt.Errorf("%w: %d of %d pods", ErrPartial, failed, len(reading.Report.Pods))
 	}
@@ -171,8 +181,8 @@ func (o *InspectOptions) warnAccessLogOff(r inspect.Report) {
 			continue
 		}
 		seen[p.Namespace] = true
-		fmt.Fprintf(o.ErrOut, "warning: access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
-			p.Key(), p.AccessLoggingReason, p.EnableAccessLogging)
+		warning.Printf(o.ErrOut, "access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
+			p.Key(), p.AccessLoggingReason, strings.TrimSuffix(p.EnableAccessLogging, "\n"))
 	}
 }
 
@@ -209,6 +219,9 @@ func (o *InspectOptions) progress() inspect.Progress {
 }
 
 func (o *InspectOptions) print(r inspect.Report) error {
+	if !o.ShowPaths {
+		r = r.WithoutRequests()
+	}
 	switch {
 	case o.Output == "json" || o.Output == "yaml":
 		return inspect.PrintReport(o.Out, r, o.Output)
@@ -222,6 +235,24 @@ func (o *InspectOptions) print(r inspect.Report) error {
 	return inspect.PrintReport(o.Out, r, o.Output)
 }
 
+// nothingReadable is the error of a scope whose every pod was skipped: the first one's reason,
+// with what to do about it.
+func nothingReadable(skipped []inspect.Skipped) error {
+	s := skipped[0]
+	what := fmt.Sprintf("pod %s: %s", s.Pod.Key(), s.Reason)
+	if len(skipped) > 1 {
+		what = fmt.Sprintf("none of the %d matching pods can be read (%s, …)", len(skipped), what)
+	}
+	todo := "pick pods that run a sidecar"
+	switch {
+	case strings.HasPrefix(s.Reason, "not running"), s.Reason == "terminating":
+		todo = "wait until it runs (kubectl get pod " + s.Pod.Name + " -n " + s.Pod.Namespace + "), or pick a running pod"
+	case strings.Contains(s.Reason, "sidecar"):
+		todo = "inject one (label the namespace istio-injection=enabled, then restart the pod), or pick a pod that has one"
+	}
+	return fmt.Errorf("%s: %s", what, todo)
+}
+
 // printSkipped says which matched pods were not read, and why.
 func printSkipped(w io.Writer, skipped []inspect.Skipped) {
 	for _, s := range skipped {
@@ -233,7 +264,7 @@ func printSkipped(w io.Writer, skipped []inspect.Skipped) {
 func printPodErrors(w io.Writer, r inspect.Report) {
 	for _, p := range r.Pods {
 		for _, e := range p.Errors {
-			fmt.Fprintf(w, "Warning: %s\n", e)
+			warning.Printf(w, "%s", e)
 		}
 	}
 }

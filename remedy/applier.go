@@ -3,9 +3,7 @@ package remedy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
@@ -241,6 +239,8 @@ type applied struct {
 	gvr      schema.GroupVersionResource
 	obj      *unstructured.Unstructured
 	previous *unstructured.Unstructured
+	// inFlight is an object whose apply an interrupt cut: it may or may not have landed.
+	inFlight bool
 }
 
 // Apply sends one plan: ApplyAll with that plan alone.
@@ -251,7 +251,8 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result,
 // ApplyAll sends the objects of every plan by server-side apply with field manager
 // kubectl-egress, in order. It is all or nothing across the plans: when one object fails, every
 // object written before it is deleted (or restored to what it was) and the error says what was
-// rolled back. Every object is validated before anything is sent.
+// rolled back. Every object is validated before anything is sent. An interrupt (ctx cancelled:
+// Ctrl-C, SIGTERM) between or during objects rolls back the same way, and says so.
 func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) ([]Result, error) {
 	if o.DryRun == "" {
 		o.DryRun = DryRunNone
@@ -286,11 +287,16 @@ func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) (
 		if err != nil {
 			return nil, a.rollback(ctx, done, err)
 		}
+		if ctx.Err() != nil {
+			return nil, a.rollback(ctx, done, interrupted("before applying", u))
+		}
 		res := a.client.Resource(gvr).Namespace(u.GetNamespace())
 		previous, err := res.Get(ctx, u.GetName(), metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			previous = nil
+		case err != nil && ctx.Err() != nil:
+			return nil, a.rollback(ctx, done, interrupted("before applying", u))
 		case err != nil:
 			return nil, a.rollback(ctx, done, fmt.Errorf("failed to read %s in namespace %s: %w", refOf(u), u.GetNamespace(), err))
 		}
@@ -303,6 +309,11 @@ func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) (
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
 			after, err = res.Apply(ctx, u.GetName(), u, opts)
+			if err != nil && ctx.Err() != nil && o.DryRun == DryRunNone {
+				// The request may have reached the server before the interrupt: undo it too.
+				done = append(done, applied{gvr: gvr, obj: u, previous: previous, inFlight: true})
+				return nil, a.rollback(ctx, done, interrupted("while applying", u))
+			}
 			if err != nil {
 				err = fmt.Errorf("failed to apply %s in namespace %s: %w", refOf(u), u.GetNamespace(), explainApplyError(err))
 				if o.DryRun == DryRunNone {
@@ -408,53 +419,4 @@ func stripServerFields(u *unstructured.Unstructured) *unstructured.Unstructured 
 		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
 	}
 	return c
-}
-
-// rollback undoes done in reverse order and returns cause with what was rolled back, or left
-// behind when the rollback itself failed.
-func (a *Applier) rollback(ctx context.Context, done []applied, cause error) error {
-	if len(done) == 0 {
-		return fmt.Errorf("%w; nothing was changed", cause)
-	}
-	var undone, left []string
-	for i := len(done) - 1; i >= 0; i-- {
-		d := done[i]
-		ref := refOf(d.obj)
-		res := a.client.Resource(d.gvr).Namespace(d.obj.GetNamespace())
-		if d.previous == nil {
-			err := res.Delete(ctx, d.obj.GetName(), metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				left = append(left, fmt.Sprintf("%s (delete failed: %v)", ref, err))
-				continue
-			}
-			undone = append(undone, ref+" deleted")
-			continue
-		}
-		if err := restore(ctx, res, d.previous); err != nil {
-			left = append(left, fmt.Sprintf("%s (restore failed: %v)", ref, err))
-			continue
-		}
-		undone = append(undone, ref+" restored")
-	}
-	msg := fmt.Sprintf("%v; rolled back: %s", cause, strings.Join(undone, ", "))
-	if len(undone) == 0 {
-		msg = cause.Error()
-	}
-	if len(left) > 0 {
-		msg += "; rollback failed, left behind: " + strings.Join(left, ", ")
-	}
-	return errors.New(msg)
-}
-
-// restore puts previous back as it was before the apply.
-func restore(ctx context.Context, res dynamic.ResourceInterface, previous *unstructured.Unstructured) error {
-	live, err := res.Get(ctx, previous.GetName(), metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	back := previous.DeepCopy()
-	back.SetManagedFields(nil)
-	back.SetResourceVersion(live.GetResourceVersion())
-	_, err = res.Update(ctx, back, metav1.UpdateOptions{FieldManager: FieldManager})
-	return err
 }

@@ -43,7 +43,9 @@ type Mesh struct {
 	Client     kubernetes.Interface
 	Dynamic    dynamic.Interface
 	Sidecars   *Sidecars
-	started    time.Time
+	// AuditLog is the API server's audit log (JSON lines; see audit.go for what it records).
+	AuditLog string
+	started  time.Time
 }
 
 const nodeName = "kwok-node-0"
@@ -108,7 +110,11 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 	if err := os.WriteFile(tokens, []byte(m.Token+",admin,admin-uid,system:masters\n"), 0o600); err != nil {
 		return nil, err
 	}
-	api, err := startProcess(opts.Dir, "kube-apiserver", filepath.Join(opts.Tools, "kube-apiserver"), []string{
+	audit, err := m.auditFlags(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	api, err := startProcess(opts.Dir, "kube-apiserver", filepath.Join(opts.Tools, "kube-apiserver"), append([]string{
 		"--etcd-servers", fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + itoa(apiPort),
 		"--cert-dir=" + certs, "--token-auth-file=" + tokens,
@@ -117,7 +123,7 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 		"--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=Node,RBAC",
 		"--endpoint-reconciler-type=none", "--kubelet-preferred-address-types=InternalIP",
 		"--allow-privileged=true", "--profiling=false",
-	}, nil)
+	}, audit...), nil)
 	if err != nil {
 		return nil, err
 	}
