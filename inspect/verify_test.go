@@ -444,3 +444,27 @@ func TestVerifyAlias(t *testing.T) {
 		})
 	}
 }
+
+// The Gateway API egress gateway as istiod renders it on the sidecar (a real dump): verify
+// infers the gateway fix from the routes to the Service istiod deployed for each Gateway and
+// passes the cluster check on them, for the HTTP host and the TLS one.
+func TestVerifyGatewayAPIDump(t *testing.T) {
+	rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: readFile(t, "../fixtures/samples/istiod/gateway-api-egress.json")}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, gateway := range map[string]string{
+		"edition.cnn.com":   "egress-edition-cnn-com-istio.demo.svc.cluster.local",
+		"www.wikipedia.org": "egress-www-wikipedia-org-istio.demo.svc.cluster.local",
+	} {
+		v := Verify(VerifyRequest{Host: host}, []ProxyState{{Report: rep}})
+		if v.Fix != FixEgressGateway {
+			t.Errorf("%s: inferred fix %s, want %s", host, v.Fix, FixEgressGateway)
+		}
+		for _, c := range v.Pods[0].Checks {
+			if c.Name == CheckCluster && (c.Status != CheckPass || c.Detail != "routed to "+gateway) {
+				t.Errorf("%s: cluster check %s %q, want pass routed to %s", host, c.Status, c.Detail, gateway)
+			}
+		}
+	}
+}
