@@ -114,12 +114,18 @@ func (a *Applier) existingGatewayAPI(ctx context.Context, namespace string, ex *
 	if !a.gatewayAPI.Served() {
 		return nil
 	}
+	// Forbidden is not fatal: every fix reads these, and only the Gateway API form needs them
+	// (GatewayClasses are cluster-scoped, out of reach of a RoleBinding).
 	classes, err := a.client.Resource(gatewayClassesGVR).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	switch {
+	case apierrors.IsForbidden(err):
+		ex.GatewayAPIUnread = append(ex.GatewayAPIUnread, gatewayClassesGVR.Resource)
+	case err != nil:
 		return fmt.Errorf("failed to list gatewayclasses: %w", err)
-	}
-	if ex.GatewayClasses, err = decodeAll[gatewayv1.GatewayClass](classes.Items); err != nil {
-		return err
+	default:
+		if ex.GatewayClasses, err = decodeAll[gatewayv1.GatewayClass](classes.Items); err != nil {
+			return err
+		}
 	}
 	for _, kind := range []string{"Gateway", "HTTPRoute", "TLSRoute"} {
 		if !a.gatewayAPI.serves(kind) {
@@ -127,6 +133,10 @@ func (a *Applier) existingGatewayAPI(ctx context.Context, namespace string, ex *
 		}
 		gvr := a.gvr(GatewayAPIGroup, kind)
 		list, err := a.client.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		if apierrors.IsForbidden(err) {
+			ex.GatewayAPIUnread = append(ex.GatewayAPIUnread, gvr.Resource)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("failed to list %s.%s in namespace %s: %w", gvr.Resource, gvr.Group, namespace, err)
 		}

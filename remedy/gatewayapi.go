@@ -112,7 +112,15 @@ func PlanGatewayAPIEgress(t Target, o GatewayAPIEgressOptions, ex Existing) (*Pl
 	if !ex.GatewayAPI.Served() {
 		return nil, fmt.Errorf("%w: install the Gateway API CRDs, or use --api istio", ErrGatewayAPIAbsent)
 	}
-	if !slices.ContainsFunc(ex.GatewayClasses, func(c *gatewayv1.GatewayClass) bool { return c.Name == GatewayClassIstio }) {
+	var classUnread bool
+	for _, r := range ex.GatewayAPIUnread {
+		if r != "gatewayclasses" {
+			return nil, fmt.Errorf("cannot list %s.%s in namespace %s (forbidden), so a collision with the plan's objects cannot be ruled out: "+
+				"get the read and write roles of docs/rbac.yaml in the namespace", r, GatewayAPIGroup, t.Namespace)
+		}
+		classUnread = true
+	}
+	if !classUnread && !slices.ContainsFunc(ex.GatewayClasses, func(c *gatewayv1.GatewayClass) bool { return c.Name == GatewayClassIstio }) {
 		return nil, fmt.Errorf("GatewayClass %s not found: istiod creates it when the Gateway API CRDs are installed before it starts "+
 			"(restart istiod), or use --api istio", GatewayClassIstio)
 	}
@@ -127,6 +135,9 @@ func PlanGatewayAPIEgress(t Target, o GatewayAPIEgressOptions, ex Existing) (*Pl
 
 	p := newPlan(t, inspect.FixEgressGateway)
 	p.Warnings = append(p.Warnings, ex.Warnings...)
+	if classUnread {
+		p.warnf("cannot list gatewayclasses (forbidden): not checked that GatewayClass %s exists; without it istiod deploys no gateway", GatewayClassIstio)
+	}
 	name := ObjectName(t.Host, "")
 	gwName := gatewayAPIName(t.Host)
 	svc := GatewayAPIServiceName(gwName)

@@ -2,9 +2,12 @@ package remedy
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
 )
 
@@ -142,5 +145,56 @@ func TestGatewayAPIKindsSkippedWhenNotServed(t *testing.T) {
 	}
 	if n := len(client.Actions()); n != 0 {
 		t.Errorf("%d calls sent", n)
+	}
+}
+
+// A user bound by RoleBinding cannot list the cluster-scoped GatewayClasses: every fix still
+// plans, the Gateway API form with a warning that the class was not checked; a namespace whose
+// Gateway API routes cannot be read refuses that form only, in one line.
+func TestGatewayAPIForbiddenReads(t *testing.T) {
+	ctx := context.Background()
+	forbid := func(resources ...string) Existing {
+		t.Helper()
+		client := newFakeCluster(t, NetworkingV1)
+		for _, r := range resources {
+			client.PrependReactor("list", r, func(action clienttesting.Action) (bool, runtime.Object, error) {
+				return true, nil, apierrors.NewForbidden(action.GetResource().GroupResource(), "", errors.New("RBAC"))
+			})
+		}
+		a, err := Connect(client, fakeDiscovery(NetworkingV1, GatewayAPIVersion))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := a.Existing(ctx, "demo")
+		if err != nil {
+			t.Fatalf("Existing with %v forbidden: %v", resources, err)
+		}
+		return ex
+	}
+	edition := Target{Host: "edition.cnn.com", Namespace: "demo", APIVersion: NetworkingV1}
+	http80 := []Port{{80, "HTTP"}}
+
+	ex := forbid("gatewayclasses")
+	p, err := PlanGatewayAPIEgress(edition, GatewayAPIEgressOptions{AppPorts: http80}, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"cannot list gatewayclasses (forbidden): not checked that GatewayClass istio exists; without it istiod deploys no gateway"}
+	if diff := cmp.Diff(want, p.Warnings); diff != "" {
+		t.Errorf("Gateway API plan warnings (-want +got):\n%s", diff)
+	}
+	if p, err = PlanRegister(edition, RegisterOptions{Ports: http80}, ex); err != nil || len(p.Warnings) != 0 {
+		t.Errorf("register with gatewayclasses forbidden: %v, warnings %q", err, p.Warnings)
+	}
+
+	ex = forbid("httproutes")
+	_, err = PlanGatewayAPIEgress(edition, GatewayAPIEgressOptions{AppPorts: http80}, ex)
+	wantErr := "cannot list httproutes.gateway.networking.k8s.io in namespace demo (forbidden), so a collision with the plan's objects cannot be ruled out: " +
+		"get the read and write roles of docs/rbac.yaml in the namespace"
+	if err == nil || err.Error() != wantErr {
+		t.Errorf("PlanGatewayAPIEgress = %v, want %q", err, wantErr)
+	}
+	if _, err = PlanRegister(edition, RegisterOptions{Ports: http80}, ex); err != nil {
+		t.Errorf("register with httproutes forbidden: %v", err)
 	}
 }

@@ -109,6 +109,8 @@ type Existing struct {
 	HTTPRoutes     []*gatewayv1.HTTPRoute
 	TLSRoutes      []*gatewayv1.TLSRoute
 	GatewayClasses []*gatewayv1.GatewayClass
+	// GatewayAPIUnread are the Gateway API resources the user may not list (forbidden).
+	GatewayAPIUnread []string
 	// Warnings say what could not be read (for example ServiceEntries of other namespaces).
 	Warnings []string
 }
