@@ -334,6 +334,11 @@ func TestCallsHostAndMatchHost(t *testing.T) {
 			t.Errorf("CallsHost(%q) = %v, want %v", tt.host, got, tt.want)
 		}
 	}
+	// A gateway's proxy sends out its clients' calls: it is not a caller of the host.
+	rep.Facts.ProxyType = ProxyRouter
+	if CallsHost(rep, "api.example.com") {
+		t.Errorf("CallsHost on a router = true, want false")
+	}
 }
 
 func TestPrintVerificationTable(t *testing.T) {
@@ -465,6 +470,23 @@ func TestVerifyGatewayAPIDump(t *testing.T) {
 			if c.Name == CheckCluster && (c.Status != CheckPass || c.Detail != "routed to "+gateway) {
 				t.Errorf("%s: cluster check %s %q, want pass routed to %s", host, c.Status, c.Detail, gateway)
 			}
+		}
+	}
+}
+
+// The proxy type comes from the node id of real proxies' bootstraps (Istio's own testdata): a
+// sidecar calls hosts, a waypoint carries other pods' calls and is no caller.
+func TestProxyTypeFromRealBootstraps(t *testing.T) {
+	for file, want := range map[string]string{
+		"configdump-1.5-istio-testdata-compare-envoyconfigdump2020.json": ProxySidecar,
+		"configdump-1.21-istio-testdata-proxyconfig-waypoint.json":       "waypoint",
+	} {
+		rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: readFile(t, "../fixtures/real/"+file)}, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Facts.ProxyType != want {
+			t.Errorf("%s: proxy type %q, want %q", file, rep.Facts.ProxyType, want)
 		}
 	}
 }
