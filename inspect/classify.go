@@ -80,6 +80,7 @@ func Classify(s Snapshot, now time.Time) PodReport {
 
 	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
 	rep.Facts.EnvoyVersion = firstNonEmpty(s.serverInfo.EnvoyVersion, s.node.envoy)
+	rep.Facts.ProxyType = firstNonEmpty(s.serverInfo.ProxyType, s.node.proxyType)
 	switch {
 	case s.serverInfo.DNSCapture == "true":
 		rep.Facts.DNSCapture = "on"

@@ -72,6 +72,14 @@ func TestInspectIstiodDumps(t *testing.T) {
 		}},
 		{file: "egress-gateway.json", mode: ModeAllowAny, want: egress},
 		{file: "egress-gateway-tlsmode.json", mode: ModeAllowAny, want: egress},
+		// The Gateway API form (route-via-gateway --api gateway): istiod sends edition.cnn.com:80
+		// (HTTPRoute on the ServiceEntry) and www.wikipedia.org's SNI (TLSRoute) to the Service
+		// it deployed for each Gateway, without a subset, as the classic recipe's hosts are reported.
+		{file: "gateway-api-egress.json", mode: ModeAllowAny, want: []brief{
+			{"edition.cnn.com", 80, "HTTP", DispositionEgressGateway, "outbound|80||egress-edition-cnn-com-istio.demo.svc.cluster.local", FixNone, 0},
+			{"www.googleapis.com", 443, "TLS", DispositionRegistered, "outbound|443||www.googleapis.com", FixTLSOrigination, 0},
+			{"www.wikipedia.org", 443, "TLS", DispositionEgressGateway, "outbound|443||egress-www-wikipedia-org-istio.demo.svc.cluster.local", FixNone, 0},
+		}},
 		{file: "egress-gateway.gw.json", mode: "", want: []brief{
 			{"edition.cnn.com", 443, "TLS", DispositionRegistered, "outbound|443||edition.cnn.com", FixTLSOrigination, 0},
 		}},

@@ -49,8 +49,8 @@ type parseFailure struct {
 	err  error
 }
 
-// nodeVersions are the versions the bootstrap node of a config dump carries.
-type nodeVersions struct{ istio, envoy string }
+// nodeVersions are the versions and the proxy type the bootstrap node of a config dump carries.
+type nodeVersions struct{ istio, envoy, proxyType string }
 
 // logFlow is the access-log entries that classify alike: same upstream cluster, route, named
 // host (SNI or :authority), original destination, and HTTP or not. It adds up what the report
@@ -147,7 +147,7 @@ func Parse(src Sources) (Snapshot, error) {
 		}
 	}
 	s.config = newConfigView(pc)
-	s.node = nodeVersions{istio: nodeIstioVersion(pc.Node), envoy: nodeEnvoyVersion(pc.Node)}
+	s.node = nodeVersions{istio: nodeIstioVersion(pc.Node), envoy: nodeEnvoyVersion(pc.Node), proxyType: nodeProxyType(pc.Node)}
 
 	if len(src.ServerInfo) > 0 {
 		given++

@@ -272,6 +272,12 @@ const (
 	AccessLoggingUnknown = "unknown"
 )
 
+// The proxy types of Istio's node ids: a pod's sidecar, and a gateway (waypoints are "waypoint").
+const (
+	ProxySidecar = "sidecar"
+	ProxyRouter  = "router"
+)
+
 // PodFacts are what the report knows about one pod's proxy.
 type PodFacts struct {
 	Namespace string `json:"namespace"`
@@ -280,6 +286,9 @@ type PodFacts struct {
 	// IstioVersion is the node metadata ISTIO_VERSION, from server_info or the bootstrap.
 	IstioVersion string `json:"istioVersion,omitempty"`
 	EnvoyVersion string `json:"envoyVersion,omitempty"`
+	// ProxyType is the type in the proxy's Istio node id: "sidecar", "router" for a gateway,
+	// "waypoint"; "" when no node was read.
+	ProxyType string `json:"proxyType,omitempty"`
 	// DNSCapture is "on" when the sidecar answers the pod's DNS queries (node metadata
 	// DNS_CAPTURE), "off" when server_info was read without it, "" when not read.
 	DNSCapture string `json:"dnsCapture,omitempty"`

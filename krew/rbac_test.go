@@ -58,6 +58,8 @@ func TestRBACGrantsWhatCaveatsSay(t *testing.T) {
 		{"kubectl-egress-read", "", []string{"pods/log"}, []string{"get"}},
 		{"kubectl-egress-read", "networking.istio.io", append(istio, "sidecars"), []string{"get", "list"}},
 		{"kubectl-egress-write", "networking.istio.io", istio, []string{"create", "patch", "update", "delete"}},
+		{"kubectl-egress-read", "gateway.networking.k8s.io", []string{"gatewayclasses", "gateways", "httproutes", "tlsroutes"}, []string{"get", "list"}},
+		{"kubectl-egress-write", "gateway.networking.k8s.io", []string{"gateways", "httproutes", "tlsroutes"}, []string{"create", "patch", "update", "delete"}},
 		{"kubectl-egress-mesh-config", "", []string{"configmaps"}, []string{"get"}},
 	}
 	for _, w := range wants {

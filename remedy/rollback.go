@@ -20,7 +20,7 @@ var rollbackTimeout = 30 * time.Second
 
 // interrupted is the cause of a rollback after Ctrl-C or SIGTERM.
 func interrupted(when string, u *unstructured.Unstructured) error {
-	return fmt.Errorf("interrupted %s %s in namespace %s", when, Ref(u.GetKind(), u.GetName()), u.GetNamespace())
+	return fmt.Errorf("interrupted %s %s in namespace %s", when, refOf(u), u.GetNamespace())
 }
 
 // rollback undoes done in reverse order and returns cause with what was rolled back, or left
@@ -38,7 +38,7 @@ func (a *Applier) rollback(ctx context.Context, done []applied, cause error) err
 	var undone, left, toDelete []string
 	for i := len(done) - 1; i >= 0; i-- {
 		d := done[i]
-		ref := Ref(d.obj.GetKind(), d.obj.GetName())
+		ref := refOf(d.obj)
 		res := a.client.Resource(d.gvr).Namespace(d.obj.GetNamespace())
 		if d.previous == nil {
 			gone := false

@@ -17,7 +17,8 @@ const (
 	kwokModule     = "sigs.k8s.io/kwok@v0.8.0"
 )
 
-// installCRDs applies Istio's real CRDs (from istio.io/api) and kwok's PortForward/Logs CRDs.
+// installCRDs applies Istio's real CRDs (from istio.io/api), the Gateway API's (from its module)
+// and kwok's PortForward/Logs CRDs.
 func (m *Mesh) installCRDs(ctx context.Context) error {
 	istioDir, err := moduleDir(ctx, istioAPIModule)
 	if err != nil {
@@ -28,6 +29,11 @@ func (m *Mesh) installCRDs(ctx context.Context) error {
 		return err
 	}
 	files := []string{filepath.Join(istioDir, "kubernetes", "customresourcedefinitions.gen.yaml")}
+	gatewayAPI, err := gatewayAPICRDFiles(ctx)
+	if err != nil {
+		return err
+	}
+	files = append(files, gatewayAPI...)
 	for _, crd := range []string{"portforwards", "clusterportforwards", "logs", "clusterlogs"} {
 		files = append(files, filepath.Join(kwokDir, "kustomize", "crd", "bases", "kwok.x-k8s.io_"+crd+".yaml"))
 	}

@@ -187,7 +187,12 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 	done()
 
 	done = step("istiod")
-	if err := m.applyManifest(ctx, "", meshConfigManifest); err != nil {
+	injector, err := gatewayInjectorManifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// istiod reads the injector's ConfigMap only at start-up: it must exist before.
+	if err := m.applyManifest(ctx, "", meshConfigManifest+"---\n"+injector); err != nil {
 		return nil, err
 	}
 	istiod, err := startProcess(opts.Dir, "istiod", filepath.Join(opts.Tools, "istiod"), []string{

@@ -134,7 +134,7 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 	logPath := filepath.Join(s.m.opts.Dir, "sidecars", p.Namespace+"_"+p.Name+".log")
 	sc, err := sidecar.Start(ctx, sidecar.Config{
 		Namespace: p.Namespace, Name: p.Name, IP: p.Status.PodIP, Labels: p.Labels,
-		Router:  p.Labels["istio"] == "egressgateway",
+		Router:  isGatewayPod(p),
 		XDSAddr: s.m.XDSAddr, AdminAddr: "127.0.0.1:0", LogPath: logPath,
 		AccessLogEncoding: "TEXT", IstioVersion: IstioVersion,
 		Calls: calls, ExcludedCIDRs: excluded, ProxyMetadata: proxyMetadata(p),
