@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,33 +15,24 @@ import (
 )
 
 // setMeshOutboundMode rewrites the mesh config's outboundTrafficPolicy mode (istiod watches the
-// ConfigMap and pushes every proxy) and puts it back when the test ends.
+// ConfigMap and pushes every proxy) and puts the mesh config back, whole, when the test ends: the
+// rest of it (extension providers, defaults) is other tests' too.
 func setMeshOutboundMode(t *testing.T, mode string) {
 	t.Helper()
-	meshYAML := func(m string) string {
-		return fmt.Sprintf(`apiVersion: v1
-kind: ConfigMap
-metadata: {name: istio, namespace: istio-system}
-data:
-  mesh: |
-    accessLogFile: /dev/stdout
-    accessLogEncoding: TEXT
-    defaultProviders:
-      metrics: [prometheus]
-    outboundTrafficPolicy:
-      mode: %s
-    defaultConfig:
-      discoveryAddress: istiod.istio-system.svc:15012
-  meshNetworks: 'networks: {}'
-`, m)
-	}
 	before := kubectl(t, "", "get", "configmap", "istio", "-n", "istio-system", "-o", "jsonpath={.data.mesh}")
-	if !strings.Contains(before, "mode: ALLOW_ANY\n") {
-		t.Fatalf("the mesh config is not the one this test restores:\n%s", before)
+	if strings.Count(before, "mode: ALLOW_ANY\n") != 1 {
+		t.Fatalf("the mesh config is not the one this test rewrites:\n%s", before)
 	}
-	kubectl(t, meshYAML(mode), "apply", "-f", "-")
+	patch := func(mesh string) {
+		b, err := json.Marshal(map[string]any{"data": map[string]string{"mesh": mesh}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kubectl(t, "", "patch", "configmap", "istio", "-n", "istio-system", "--type=merge", "-p", string(b))
+	}
+	patch(strings.Replace(before, "mode: ALLOW_ANY\n", "mode: "+mode+"\n", 1))
 	t.Cleanup(func() {
-		kubectl(t, meshYAML("ALLOW_ANY"), "apply", "-f", "-")
+		patch(before)
 		eventually(t, 30*time.Second, "demo-passthrough back in ALLOW_ANY", func() error {
 			if m := proxyMode(t, "demo-passthrough", "shop"); m != inspect.ModeAllowAny {
 				return fmt.Errorf("mode %s", m)

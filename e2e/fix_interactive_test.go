@@ -42,7 +42,7 @@ type terminal struct {
 func startTerminal(t *testing.T, args ...string) *terminal {
 	t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "COLUMNS=", "LINES=")
+	cmd.Env = append(pluginEnv(), "TERM=xterm-256color", "COLUMNS=", "LINES=")
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
 	if err != nil {
 		t.Fatalf("starting %s in a pty: %v", strings.Join(args, " "), err)
@@ -227,7 +227,8 @@ func TestFixNeedsTerminal(t *testing.T) {
 	term := startTerminal(t, "kubectl", "egress", "-n", "demo-passthrough")
 	term.expect("Fix for ", 60*time.Second)
 	term.press(keyCtrlC)
-	if code := term.wait(30 * time.Second); code != 1 || !strings.Contains(term.text(), "nothing applied: aborted") {
+	// Ctrl-C is an interrupt: exit 130, as a shell reports it.
+	if code := term.wait(30 * time.Second); code != 130 || !strings.Contains(term.text(), "nothing applied: aborted") {
 		t.Errorf("bare kubectl egress on a terminal, aborted at the first prompt: exit %d\n%s", code, tail(term.text(), 2000))
 	}
 }

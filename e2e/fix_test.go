@@ -379,6 +379,7 @@ func onTerminal(t *testing.T, answer string, args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "script", "-qec", "kubectl egress "+strings.Join(quoted, " "), "/dev/null")
 	cmd.WaitDelay = time.Second
+	cmd.Env = pluginEnv()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,7 @@ func kubectlErr(stdin string, args ...string) (string, error) {
 func egress(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command("kubectl", append([]string{"egress"}, args...)...)
+	cmd.Env = pluginEnv()
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -171,10 +172,17 @@ func startAppAnnotated(t *testing.T, ns, app, extra string, annotations map[stri
 		t.Fatal(err)
 	}
 	kubectl(t, manifest, "apply", "--server-side", "-f", "-")
+	return standIn(t, ns, "app="+app)
+}
+
+// standIn waits for the first pod of ns that selector matches and for its stand-in, synced
+// with istiod, and returns the pod's name and the stand-in.
+func standIn(t *testing.T, ns, selector string) (string, *sidecar.Sidecar) {
+	t.Helper()
 	var pod string
 	var sc *sidecar.Sidecar
-	eventually(t, 60*time.Second, "the stand-in of "+ns+"/"+app, func() error {
-		out, err := kubectlErr("", "get", "pods", "-n", ns, "-l", "app="+app, "-o", "jsonpath={.items[*].metadata.name}")
+	eventually(t, 60*time.Second, "the stand-in of "+selector+" in "+ns, func() error {
+		out, err := kubectlErr("", "get", "pods", "-n", ns, "-l", selector, "-o", "jsonpath={.items[*].metadata.name}")
 		if err != nil || strings.TrimSpace(out) == "" {
 			return fmt.Errorf("no pod yet: %s", out)
 		}

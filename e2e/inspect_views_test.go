@@ -72,7 +72,7 @@ spec:
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "warning: access logging is off for pod "+ns+"/") || !strings.Contains(stderr, "kind: Telemetry") {
+	if !strings.Contains(stderr, "Warning: access logging is off for pod "+ns+"/") || !strings.Contains(stderr, "kind: Telemetry") {
 		t.Errorf("no access-logging warning with the Telemetry to apply:\n%s", stderr)
 	}
 	r := inspectJSON(t, "-n", ns)

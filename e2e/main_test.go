@@ -70,6 +70,13 @@ func run(m *testing.M) int {
 	defer lm.Down()
 	fmt.Fprintf(os.Stderr, "local mesh up in %.1fs\n", time.Since(start).Seconds())
 	os.Setenv("KUBECONFIG", lm.Kubeconfig)
+	if os.Getenv("KUBECTL_EGRESS_E2E_AS") == "least-privilege" {
+		if err := leastPrivilege(ctx, root, dir); err != nil {
+			fmt.Fprintf(os.Stderr, "setting up the least-privilege user: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "the plugin runs as ServiceAccount kubectl-egress-e2e/egress-user, bound to the roles of docs/rbac.yaml")
+	}
 	code := m.Run()
 	if code != 0 {
 		dumpLogs(filepath.Join(dir, "mesh", "logs"))

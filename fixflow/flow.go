@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 	"github.com/kubectl-egress/kubectl-egress/remedy"
 )
 
@@ -101,7 +102,7 @@ func (f *Flow) now() time.Time {
 }
 
 func (f *Flow) warnf(format string, args ...any) {
-	fmt.Fprintf(f.cfg.ErrOut, "Warning: "+format+"\n", args...)
+	warning.Printf(f.cfg.ErrOut, format, args...)
 }
 
 // Observe reads the proxies of the target pods once: their destinations tell the ports,
@@ -223,6 +224,12 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 	for _, req := range reqs {
 		in := Inputs{Target: target, Observation: obs, Existing: ex}
 		if req.Fix == inspect.FixEgressGateway {
+			if req.EgressAPI, err = f.egressAPI(ctx, req); err != nil {
+				refused = append(refused, Refusal{Request: req, Err: err})
+				continue
+			}
+		}
+		if req.Fix == inspect.FixEgressGateway && req.EgressAPI == EgressAPIIstio {
 			ns, name, err := req.GatewayRef()
 			if err == nil {
 				var g remedy.EgressGateway
@@ -250,6 +257,34 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 		plans = append(plans, lock)
 	}
 	return plans, refused, nil
+}
+
+// egressAPI resolves the API of a gateway request: the one asked for, else the Gateway API when
+// the cluster serves it and has no classic egress gateway. --lock (a NetworkPolicy for the
+// classic gateway's namespace) and TLS origination at the gateway keep the classic recipe.
+func (f *Flow) egressAPI(ctx context.Context, req Request) (EgressAPI, error) {
+	classicOnly := req.Lock || req.GatewayTLSOrigination
+	if req.EgressAPI == EgressAPIGateway && classicOnly {
+		return "", errors.New("--lock and --tls-origination are written for the classic egress gateway only, not for a Gateway API gateway: use --api istio")
+	}
+	if req.EgressAPI != EgressAPIAuto {
+		return req.EgressAPI, nil
+	}
+	if classicOnly || !f.applier.GatewayAPI().Served() {
+		return EgressAPIIstio, nil
+	}
+	ns, name, err := req.GatewayRef()
+	if err != nil {
+		return "", err
+	}
+	classic, err := f.applier.HasEgressGateway(ctx, ns, name)
+	if err != nil {
+		return "", err
+	}
+	if classic {
+		return EgressAPIIstio, nil
+	}
+	return EgressAPIGateway, nil
 }
 
 // target is what every plan of the run shares; the applier must be connected.

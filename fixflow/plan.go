@@ -11,6 +11,30 @@ import (
 // DefaultEgressGateway is the egress gateway Service istioctl's default profile installs.
 const DefaultEgressGateway = "istio-system/istio-egressgateway"
 
+// EgressAPI is the API an egress gateway is written with.
+type EgressAPI string
+
+const (
+	// EgressAPIAuto picks EgressAPIGateway when the cluster serves the Gateway API and has no
+	// classic egress gateway (the request's Gateway Service), else EgressAPIIstio.
+	EgressAPIAuto EgressAPI = ""
+	// EgressAPIIstio routes through the classic egress gateway with Istio's Gateway,
+	// DestinationRule and VirtualService.
+	EgressAPIIstio EgressAPI = "istio"
+	// EgressAPIGateway writes a Gateway API Gateway of class istio, for which istiod deploys the
+	// gateway, and HTTPRoutes/TLSRoutes to and from it.
+	EgressAPIGateway EgressAPI = "gateway"
+)
+
+// ParseEgressAPI reads a --api value; "" is EgressAPIAuto.
+func ParseEgressAPI(s string) (EgressAPI, error) {
+	switch a := EgressAPI(s); a {
+	case EgressAPIAuto, EgressAPIIstio, EgressAPIGateway:
+		return a, nil
+	}
+	return "", fmt.Errorf("invalid --api %q: use %s or %s", s, EgressAPIGateway, EgressAPIIstio)
+}
+
 // Request is one host and the fix chosen for it, with the options of that fix.
 type Request struct {
 	Host string
@@ -31,6 +55,9 @@ type Request struct {
 	// Lock (route-via-gateway --lock) also writes the NetworkPolicy that lets the namespace's
 	// pods leave the cluster only through the egress gateway.
 	Lock bool
+	// EgressAPI is the API of the egress gateway; Flow.Plan resolves EgressAPIAuto, and
+	// PlanRequest, which reads nothing, takes it as EgressAPIIstio.
+	EgressAPI EgressAPI
 	// AliasOf is, for an alias (Host is its short name), the real host; Port and TargetPort are
 	// the plain HTTP port the app calls and the real host's TLS port (0: 80 and 443).
 	AliasOf          string
@@ -102,6 +129,9 @@ func PlanRequest(req Request, in Inputs) (*remedy.Plan, error) {
 		addCallersNote(p, obs, host)
 		return p, nil
 	case inspect.FixEgressGateway:
+		if req.EgressAPI == EgressAPIGateway {
+			return remedy.PlanGatewayAPIEgress(t, remedy.GatewayAPIEgressOptions{AppPorts: obs.Ports(host)}, in.Existing)
+		}
 		if in.Gateway == nil {
 			return nil, fmt.Errorf("no egress gateway read for %s", host)
 		}

@@ -79,6 +79,7 @@ func ScanAccessLog(r io.Reader, formats []*LogFormat, fn func(*AccessLogEntry)) 
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
 	var e AccessLogEntry
+	strs := newStrTable()
 	// pending is the start of a JSON entry wrapped over several lines; pendingLines counts them.
 	var pending []byte
 	pendingLines := 0
@@ -93,7 +94,7 @@ func ScanAccessLog(r io.Reader, formats []*LogFormat, fn func(*AccessLogEntry)) 
 				pending = append(pending, line...)
 				pendingLines++
 				if json.Valid(pending) {
-					if f := parseEntry(pending, formats, &e); f != nil {
+					if f := parseEntry(pending, formats, &e, strs); f != nil {
 						counts.Entries++
 						used[f]++
 						fn(&e)
@@ -107,7 +108,7 @@ func ScanAccessLog(r io.Reader, formats []*LogFormat, fn func(*AccessLogEntry)) 
 			counts.Skipped += pendingLines
 			pending, pendingLines = pending[:0], 0
 		}
-		if f := parseEntry(line, formats, &e); f != nil {
+		if f := parseEntry(line, formats, &e, strs); f != nil {
 			counts.Entries++
 			used[f]++
 			fn(&e)
@@ -152,12 +153,12 @@ func jsonStart(line []byte) int {
 
 // parseEntry reads one line by the first format that fits it, trying the line as it is and then
 // without up to maxPrefixFields leading fields a log reader added. It returns that format, or nil.
-func parseEntry(line []byte, formats []*LogFormat, e *AccessLogEntry) *LogFormat {
+func parseEntry(line []byte, formats []*LogFormat, e *AccessLogEntry, strs *strTable) *LogFormat {
 	for n := 0; n <= maxPrefixFields; n++ {
 		if len(line) == 0 {
 			return nil
 		}
-		if f := parseAt(line, formats, e); f != nil {
+		if f := parseAt(line, formats, e, strs); f != nil {
 			return f
 		}
 		j := bytes.IndexByte(line, ' ')
@@ -169,7 +170,7 @@ func parseEntry(line []byte, formats []*LogFormat, e *AccessLogEntry) *LogFormat
 	return nil
 }
 
-func parseAt(line []byte, formats []*LogFormat, e *AccessLogEntry) *LogFormat {
+func parseAt(line []byte, formats []*LogFormat, e *AccessLogEntry, strs *strTable) *LogFormat {
 	if line[0] == '{' {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(line, &obj) != nil {
@@ -177,7 +178,7 @@ func parseAt(line []byte, formats []*LogFormat, e *AccessLogEntry) *LogFormat {
 		}
 		for _, f := range formats {
 			*e = AccessLogEntry{}
-			if f.IsJSON() && f.matchJSON(obj, e) {
+			if f.IsJSON() && f.matchJSON(obj, e, strs) {
 				return f
 			}
 		}
@@ -185,7 +186,7 @@ func parseAt(line []byte, formats []*LogFormat, e *AccessLogEntry) *LogFormat {
 	}
 	for _, f := range formats {
 		*e = AccessLogEntry{}
-		if !f.IsJSON() && f.matchText(line, e) {
+		if !f.IsJSON() && f.matchText(line, e, strs) {
 			return f
 		}
 	}
@@ -196,7 +197,7 @@ func parseAt(line []byte, formats []*LogFormat, e *AccessLogEntry) *LogFormat {
 // ok is false for lines that are not access-log entries.
 func ParseAccessLogLine(line []byte) (AccessLogEntry, bool) {
 	var e AccessLogEntry
-	ok := parseEntry(bytes.TrimSpace(line), DefaultLogFormats, &e) != nil
+	ok := parseEntry(bytes.TrimSpace(line), DefaultLogFormats, &e, nil) != nil
 	return e, ok
 }
 
@@ -213,4 +214,28 @@ func dash(b []byte) string {
 		return ""
 	}
 	return string(b)
+}
+
+// strTable hands out one string per distinct value of a log's fields: a log repeats its
+// clusters, hosts, flags and methods on every line, and a string each would be most of a
+// scan's allocations. It stops growing at maxStrs, for fields whose values never repeat.
+type strTable struct{ m map[string]string }
+
+const maxStrs = 4096
+
+func newStrTable() *strTable { return &strTable{m: make(map[string]string, 256)} }
+
+// str is dash(b), from the table when t is not nil.
+func (t *strTable) str(b []byte) string {
+	if t == nil || len(b) == 0 || len(b) == 1 && b[0] == '-' {
+		return dash(b)
+	}
+	if s, ok := t.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(t.m) < maxStrs {
+		t.m[s] = s
+	}
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,12 @@ var DefaultCaps = Caps{MaxBytes: 64 << 20, Timeout: 30 * time.Second}
 // ErrCapExceeded marks a response larger than Caps.MaxBytes.
 var ErrCapExceeded = errors.New("size cap exceeded")
 
+// errNoAnswer and errIncomplete mark reads the time cap cut: no response, or a response cut short.
+var (
+	errNoAnswer   = errors.New("no answer")
+	errIncomplete = errors.New("not complete")
+)
+
 // HTTPAdmin is an admin API reached over HTTP: through a port-forward, or --admin-url.
 type HTTPAdmin struct {
 	Base   string // http://127.0.0.1:PORT
@@ -40,6 +47,7 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.Caps.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(a.Base, "/")+path, nil)
+	path = shortPath(path) // errors name the read, not its filters
 	if err != nil {
 		return nil, err
 	}
@@ -49,8 +57,12 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the whole URL; the admin API's is named once, by the caller
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("GET %s: no answer within the %s time cap (raise --admin-timeout)", path, a.Caps.Timeout)
+			return nil, fmt.Errorf("GET %s: %w within the %s time cap (raise --admin-timeout)", path, errNoAnswer, a.Caps.Timeout)
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("GET %s: admin port refused the connection: %w", path, err)
@@ -58,10 +70,13 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
+	if resp.ContentLength > a.Caps.MaxBytes { // refused unread: a 2 GiB body costs nothing
+		return nil, fmt.Errorf("GET %s: response of %d bytes, larger than %d: %w (raise --max-bytes)", path, resp.ContentLength, a.Caps.MaxBytes, ErrCapExceeded)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, a.Caps.MaxBytes+1))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("GET %s: response not complete within the %s time cap", path, a.Caps.Timeout)
+			return nil, fmt.Errorf("GET %s: response %w within the %s time cap (raise --admin-timeout)", path, errIncomplete, a.Caps.Timeout)
 		}
 		return nil, fmt.Errorf("GET %s: truncated response: %w", path, err)
 	}
@@ -72,6 +87,19 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: admin API answered %s: %s", path, resp.Status, firstLine(body))
 	}
 	return body, nil
+}
+
+// shortPath names an admin read by its path and, for config dumps, the resource it asks for:
+// "/config_dump?resource=dynamic_listeners", not the masks and regexes that follow.
+func shortPath(p string) string {
+	u, err := url.Parse(p)
+	if err != nil {
+		return p
+	}
+	if r := u.Query().Get("resource"); r != "" {
+		return u.Path + "?resource=" + r
+	}
+	return u.Path
 }
 
 func firstLine(b []byte) string {

@@ -97,6 +97,7 @@ func cloneDestination(d Destination) Destination {
 	d.Problems = slices.Clone(d.Problems)
 	d.ResponseCodes = maps.Clone(d.ResponseCodes)
 	d.ResponseFlags = maps.Clone(d.ResponseFlags)
+	d.Requests = maps.Clone(d.Requests)
 	return d
 }
 
@@ -118,6 +119,7 @@ func mergeDestination(have *Destination, d Destination) {
 	have.Counts.BytesReceived += d.Counts.BytesReceived
 	have.ResponseCodes = addCounts(have.ResponseCodes, d.ResponseCodes)
 	have.ResponseFlags = addCounts(have.ResponseFlags, d.ResponseFlags)
+	have.Requests = addCounts(have.Requests, d.Requests)
 	if d.LastSeen != nil && (have.LastSeen == nil || d.LastSeen.After(*have.LastSeen)) {
 		t := *d.LastSeen
 		have.LastSeen = &t

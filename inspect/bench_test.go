@@ -106,3 +106,64 @@ func TestSyntheticInputsClassify(t *testing.T) {
 		t.Errorf("access log = %+v", rep.Facts.AccessLog)
 	}
 }
+
+// syntheticStats is /stats/prometheus text of n Istio request series (passthrough, blocked and
+// registered hosts) and Envoy cluster counters, as a busy sidecar exposes them.
+func syntheticStats(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("# TYPE istio_requests_total counter\n")
+	for i := 0; i < n; i++ {
+		svc := []string{"PassthroughCluster", "BlackHoleCluster", fmt.Sprintf("api%d.example.com", i)}[i%3]
+		fmt.Fprintf(&b, `istio_requests_total{reporter="source",source_workload="shop",source_canonical_service="shop",source_canonical_revision="latest",source_workload_namespace="demo",source_principal="unknown",source_app="shop",source_version="",source_cluster="Kubernetes",destination_workload="unknown",destination_workload_namespace="unknown",destination_principal="unknown",destination_app="unknown",destination_version="unknown",destination_service="api%d.example.com",destination_canonical_service="unknown",destination_canonical_revision="latest",destination_service_name=%q,destination_service_namespace="unknown",destination_cluster="unknown",request_protocol="http",response_code="%d",grpc_response_status="",response_flags="-",connection_security_policy="unknown"} %d`+"\n", i, svc, 200+i%4, i)
+	}
+	b.WriteString("# TYPE envoy_cluster_upstream_cx_total counter\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "envoy_cluster_upstream_cx_total{cluster_name=\"outbound|443||api%d.example.com\"} %d\n", i, i)
+	}
+	return b.Bytes()
+}
+
+// syntheticClusters is /clusters?format=json with n external clusters of two hosts each.
+func syntheticClusters(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"cluster_statuses":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"name":"outbound|443||api%d.example.com","added_via_api":true,"host_statuses":[`, i)
+		for h := 0; h < 2; h++ {
+			if h > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"address":{"socket_address":{"address":"52.1.%d.%d","port_value":443}},"stats":[{"name":"cx_connect_fail"},{"value":"%d","name":"cx_total"},{"name":"rq_error"},{"value":"%d","name":"rq_success"},{"name":"rq_timeout"},{"value":"%d","name":"rq_total"},{"type":"GAUGE","name":"cx_active"},{"type":"GAUGE","name":"rq_active"}],"health_status":{"eds_health_status":"HEALTHY"},"weight":1,"locality":{}}`, i%250, h, i, i, i)
+		}
+		b.WriteString(`]}`)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+func BenchmarkParseStats(b *testing.B) {
+	stats := syntheticStats(5000)
+	b.SetBytes(int64(len(stats)))
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := ParseStats(stats)
+		if err != nil || len(st.Istio) != 5000 {
+			b.Fatalf("err %v, %d samples", err, len(st.Istio))
+		}
+	}
+}
+
+func BenchmarkParseClusterStatus(b *testing.B) {
+	clusters := syntheticClusters(2000)
+	b.SetBytes(int64(len(clusters)))
+	b.ReportAllocs()
+	for b.Loop() {
+		hosts, err := ParseClusterStatus(clusters)
+		if err != nil || len(hosts) != 4000 {
+			b.Fatalf("err %v, %d hosts", err, len(hosts))
+		}
+	}
+}

@@ -37,6 +37,7 @@ type destAcc struct {
 	tcpOpened float64
 	tcpClosed float64
 	codes     map[string]int64
+	requests  map[string]int64
 	flags     map[string]int64
 	addrs     map[string]bool
 	lastSeen  time.Time
@@ -58,6 +59,8 @@ type classifier struct {
 	// cluster's service host to the host the report shows for it when they differ.
 	addrHost  map[string]string
 	hostAlias map[string]string
+	// metricsOnly is Snapshot.metricsOnly.
+	metricsOnly bool
 }
 
 // Classify turns one proxy's snapshot into its report: every external destination with its
@@ -72,11 +75,12 @@ func Classify(s Snapshot, now time.Time) PodReport {
 	}
 	c := &classifier{pod: pod, cfg: cfg, dests: map[destKey]*destAcc{}, ipHost: map[string]string{},
 		clusterDest: map[string]destKey{}, gatewayClusters: map[string]bool{}, configByHost: map[string][]destKey{},
-		addrHost: map[string]string{}, hostAlias: map[string]string{}}
+		addrHost: map[string]string{}, hostAlias: map[string]string{}, metricsOnly: s.metricsOnly}
 	c.addConfig()
 
 	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
 	rep.Facts.EnvoyVersion = firstNonEmpty(s.serverInfo.EnvoyVersion, s.node.envoy)
+	rep.Facts.ProxyType = firstNonEmpty(s.serverInfo.ProxyType, s.node.proxyType)
 	switch {
 	case s.serverInfo.DNSCapture == "true":
 		rep.Facts.DNSCapture = "on"
@@ -142,7 +146,7 @@ func (c *classifier) dest(host string, port uint32, disp Disposition) *destAcc {
 	a := &destAcc{
 		d:       Destination{Host: host, Port: port, Disposition: disp},
 		signals: map[Signal]bool{}, buckets: map[string]*Counts{},
-		codes: map[string]int64{}, flags: map[string]int64{}, addrs: map[string]bool{},
+		codes: map[string]int64{}, requests: map[string]int64{}, flags: map[string]int64{}, addrs: map[string]bool{},
 	}
 	c.dests[k] = a
 	return a
@@ -316,6 +320,9 @@ func (c *classifier) addFlow(f *logFlow) {
 		for code, n := range f.codes {
 			a.codes[strconv.Itoa(code)] += n
 		}
+		for r, n := range f.requests {
+			a.requests[r] += n
+		}
 	} else {
 		b.Connections += f.entries
 	}
@@ -386,7 +393,7 @@ func (c *classifier) addStats(st Stats, facts *PodFacts) {
 		if r, ok := s.Labels["reporter"]; ok && r != "source" {
 			continue
 		}
-		if s.Value == 0 {
+		if s.Value == 0 && !c.metricsOnly {
 			continue
 		}
 		a := c.metricDest(s)
@@ -453,6 +460,11 @@ func (c *classifier) metricDest(s MetricSample) *destAcc {
 	}
 	if host == "" || !c.isExternalHost(host) {
 		return nil
+	}
+	if c.metricsOnly {
+		// Without the proxy's clusters, a host with a service of its own is a registered one;
+		// whether the sidecar originates TLS or routes it to a gateway is not in metrics.
+		return c.dest(host, 0, DispositionRegistered)
 	}
 	// A registered host: metrics carry no port, so prefer the destination whose protocol matches.
 	wantHTTP := s.Name == metricRequests
@@ -630,6 +642,9 @@ func (a *destAcc) render(pod string) Destination {
 	}
 	if len(a.flags) > 0 {
 		d.ResponseFlags = maps.Clone(a.flags)
+	}
+	if len(a.requests) > 0 {
+		d.Requests = maps.Clone(a.requests)
 	}
 	if !a.lastSeen.IsZero() {
 		t := a.lastSeen.UTC()

@@ -53,7 +53,11 @@ func TestParseServerInfo(t *testing.T) {
  "command_line_options":{"concurrency":2,"some_future_option":true},
  "node":{"id":"sidecar~10.0.0.1~curl-0.demo~demo.svc.cluster.local","metadata":{"ISTIO_VERSION":"1.28.0","CLUSTER_ID":"Kubernetes"}},
  "uptime_current_epoch":"10s"}`,
-		want: ServerInfo{EnvoyVersion: "1.36.2", IstioVersion: "1.28.0", State: "LIVE"},
+		want: ServerInfo{EnvoyVersion: "1.36.2", IstioVersion: "1.28.0", State: "LIVE", ProxyType: "sidecar"},
+	}, {
+		name: "a gateway's node",
+		in:   `{"state":"LIVE","node":{"id":"router~10.0.0.12~egress-gw-istio-5bd5fc4bd7-nsqmz.demo~demo.svc.cluster.local"}}`,
+		want: ServerInfo{State: "LIVE", ProxyType: ProxyRouter},
 	}, {
 		name: "version from user agent build version",
 		in:   `{"state":"DRAINING","node":{"userAgentBuildVersion":{"version":{"majorNumber":1,"minorNumber":30,"patch":4}}}}`,

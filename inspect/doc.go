@@ -9,7 +9,8 @@
 //
 // Where each step lives: targets.go (scope → pods with a sidecar), portforward.go, admin.go and
 // fetch.go (the I/O: port-forward, admin reads, the istio-proxy log), files.go and bugreport.go
-// (saved outputs and istioctl bug-report archives), parse.go with configdump.go (configdump_v2.go
+// (saved outputs and istioctl bug-report archives), prometheus.go (the same report from Istio's
+// metrics in Prometheus, --then-forward to the pods it cannot name), parse.go with configdump.go (configdump_v2.go
 // upgrades Istio ≤ 1.7 dumps), configview.go, clusters.go, stats.go, accesslog.go (by the formats
 // of logformat.go) and serverinfo.go (bytes → values, no I/O),
 // classify.go and recommend.go (values → destinations with a disposition and a fix), aggregate.go

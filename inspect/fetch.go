@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,24 +38,41 @@ func addConfigPart(path string) func(*Sources, []byte) {
 }
 
 // ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
-// what it was for, and the other reads go on: a partial report beats none.
+// what it was for, and the other reads go on: a partial report beats none. The reads run at
+// once (a port-forward carries each on its own stream), and are recorded in their order; after
+// a refusal or a read that got no answer in time, the rest are not recorded: they failed the
+// same way.
 func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
-	for _, r := range adminReads {
-		b, err := admin.Get(ctx, "/"+r.path)
-		if err != nil {
+	type result struct {
+		b   []byte
+		err error
+	}
+	results := make([]result, len(adminReads))
+	var wg sync.WaitGroup
+	for i, r := range adminReads {
+		wg.Go(func() {
+			b, err := admin.Get(ctx, "/"+r.path)
+			results[i] = result{b, err}
+		})
+	}
+	wg.Wait()
+	for i, r := range adminReads {
+		if err := results[i].err; err != nil {
 			src.Errors = append(src.Errors, err)
-			if isRefused(err) {
-				return // the rest would fail the same way
+			if isRefused(err) || errors.Is(err, errNoAnswer) || errors.Is(err, errIncomplete) {
+				return // the rest failed the same way
 			}
 			continue
 		}
-		r.into(src, b)
+		r.into(src, results[i].b)
 	}
 }
 
+// isRefused tells that nothing serves the admin port: the connection was refused or reset, or,
+// through a port-forward (which accepts locally, then fails to dial in the pod), closed before
+// any response (io.EOF). A body cut short (io.ErrUnexpectedEOF) is not a refusal.
 func isRefused(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "refused") || strings.Contains(s, "connection reset") || strings.Contains(s, "EOF")
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
 }
 
 // Fetcher reads a live pod's sidecar: its admin API through a port-forward and its access log
@@ -70,6 +88,13 @@ type Fetcher struct {
 	MaxLogBytes int64
 	// LogFormat is the user's access-log format (--log-format), or "".
 	LogFormat string
+	// PodProxy, when set, reads the admin API through the API server's pods/proxy instead of a
+	// port-forward (--via-pods-proxy).
+	PodProxy *PodProxy
+	// AdminConns caps the connections to one pod's admin API, each a pair of streams in the
+	// forward: 0 opens one per read, so a single pod's reads run at once; a fleet, whose read
+	// is CPU-bound, is cheaper over one.
+	AdminConns int
 }
 
 // Fetch returns the pod's sources, and finish, which releases the access-log stream once it has
@@ -78,22 +103,34 @@ type Fetcher struct {
 func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, finish func() error) {
 	src = Sources{Pod: PodOf(pod), LogFormat: f.LogFormat}
 	finish = func() error { return nil }
-	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	// The log request needs no forward: it runs while the forward is set up and read.
+	type opened struct {
+		rc  io.ReadCloser
+		err error
+	}
+	logCh := make(chan opened, 1)
+	go func() {
+		rc, err := f.openLog(ctx, pod)
+		logCh <- opened{rc, err}
+	}()
+	admin, done, err := f.admin(ctx, pod)
 	if err != nil {
 		src.Errors = append(src.Errors, err)
+		if l := <-logCh; l.rc != nil {
+			l.rc.Close()
+		}
 		return src, finish
 	}
-	client := &http.Client{Transport: &http.Transport{}}
 	var raw Sources
-	ReadAdmin(ctx, &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, &raw)
-	client.CloseIdleConnections()
-	stop()
+	ReadAdmin(ctx, admin, &raw)
+	done()
 	src.ConfigDump, src.MoreConfig = raw.ConfigDump, raw.MoreConfig
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
-	for _, e := range raw.Errors {
+	for _, e := range sameReason(raw.Errors) {
 		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))
 	}
-	logs, err := f.openLog(ctx, pod)
+	l := <-logCh
+	logs, err := l.rc, l.err
 	if err != nil {
 		src.Errors = append(src.Errors, err)
 		return src, finish
@@ -109,6 +146,23 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 	}
 }
 
+// admin opens the pod's admin API: through the API server's pods/proxy when the fetcher has one,
+// else through a port-forward; done releases it.
+func (f *Fetcher) admin(ctx context.Context, pod *corev1.Pod) (admin AdminClient, done func(), err error) {
+	if f.PodProxy != nil {
+		return f.PodProxy.Admin(pod, f.AdminPort, f.Caps), func() {}, nil
+	}
+	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: f.AdminConns}}
+	return &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, func() {
+		client.CloseIdleConnections()
+		stop()
+	}, nil
+}
+
 // countingReader counts what the access-log scan read, to tell when the log cap was reached.
 type countingReader struct {
 	r io.Reader
@@ -119,6 +173,33 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// readsError is reads of one admin API that failed alike: "GET /clusters, /stats: …".
+type readsError struct {
+	paths  []string
+	reason string
+	first  error
+}
+
+func (e *readsError) Error() string { return "GET " + strings.Join(e.paths, ", ") + ": " + e.reason }
+func (e *readsError) Unwrap() error { return e.first }
+
+// sameReason joins admin read errors that differ only in the read ("GET PATH: reason") into one,
+// so a proxy that fails every read the same way (a 2 GiB body each time) is one line.
+func sameReason(errs []error) []error {
+	if len(errs) < 2 {
+		return errs
+	}
+	joined := &readsError{first: errs[0]}
+	for _, err := range errs {
+		path, reason, ok := strings.Cut(strings.TrimPrefix(err.Error(), "GET "), ": ")
+		if !ok || joined.reason != "" && reason != joined.reason {
+			return errs
+		}
+		joined.paths, joined.reason = append(joined.paths, path), reason
+	}
+	return []error{joined}
 }
 
 func adminError(pod *corev1.Pod, port int, err error) error {
@@ -152,19 +233,28 @@ func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, 
 type Progress func(done, total int)
 
 // InspectPods fetches and inspects pods concurrently (at most concurrency at once). A pod that
-// fails is still in the result, with its errors: one failing pod never hides the others.
+// fails is still in the result, with its errors: one failing pod never hides the others. When
+// ctx is cancelled (an interrupt), no more pods are started, and only the pods read whole before
+// it are in the result: a pod cut mid-read would report the interrupt as its own failure.
 func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency int, now time.Time, progress Progress) []PodReport {
 	if concurrency < 1 {
 		concurrency = 1
 	}
 	reports := make([]PodReport, len(pods))
+	whole := make([]bool, len(pods))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
 	for i := range pods {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -177,7 +267,11 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 			if err := finish(); err != nil {
 				rep.Errors = append(rep.Errors, err.Error())
 			}
-			reports[i] = rep
+			rep.Facts.BytesRead = src.adminBytes()
+			if c, ok := src.AccessLog.(*countingReader); ok {
+				rep.Facts.BytesRead += c.n
+			}
+			reports[i], whole[i] = rep, ctx.Err() == nil
 			if progress != nil {
 				mu.Lock()
 				done++
@@ -187,7 +281,16 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 		}()
 	}
 	wg.Wait()
-	return reports
+	if ctx.Err() == nil {
+		return reports
+	}
+	var read []PodReport
+	for i, rep := range reports {
+		if whole[i] {
+			read = append(read, rep)
+		}
+	}
+	return read
 }
 
 // ErrNoSources is returned when --file was given nothing usable.

@@ -265,7 +265,7 @@ func operatorOf(op string) logOp {
 // have the format's shape. An unquoted value never holds a space (Envoy prints "-" for empty
 // and no operator the report reads has spaces unquoted), which keeps one era's format from
 // reading another's line.
-func (lf *LogFormat) matchText(line []byte, e *AccessLogEntry) bool {
+func (lf *LogFormat) matchText(line []byte, e *AccessLogEntry, strs *strTable) bool {
 	if !bytes.HasPrefix(line, lf.lead) {
 		return false
 	}
@@ -293,7 +293,7 @@ func (lf *LogFormat) matchText(line []byte, e *AccessLogEntry) bool {
 		if !op.quoted && bytes.IndexByte(v, ' ') >= 0 {
 			return false
 		}
-		if !e.set(op.logOp, v) {
+		if !e.set(op.logOp, v, strs) {
 			return false
 		}
 	}
@@ -303,7 +303,7 @@ func (lf *LogFormat) matchText(line []byte, e *AccessLogEntry) bool {
 // matchJSON reads a decoded JSON line by the format's keys. The line must carry at least half of
 // the format's keys (Envoy omits none unless told to omit empty values) and a readable start
 // time when the format has one.
-func (lf *LogFormat) matchJSON(obj map[string]json.RawMessage, e *AccessLogEntry) bool {
+func (lf *LogFormat) matchJSON(obj map[string]json.RawMessage, e *AccessLogEntry, strs *strTable) bool {
 	present, named := 0, false
 	for k, op := range lf.keys {
 		raw, ok := obj[k]
@@ -315,7 +315,7 @@ func (lf *LogFormat) matchJSON(obj map[string]json.RawMessage, e *AccessLogEntry
 		case fieldUpstreamCluster, fieldDownstreamLocal, fieldAuthority, fieldSNI, fieldUpstreamHost:
 			named = true
 		}
-		if !e.set(op, jsonScalar(raw)) {
+		if !e.set(op, jsonScalar(raw), strs) {
 			return false
 		}
 	}
@@ -337,61 +337,111 @@ func jsonScalar(raw json.RawMessage) []byte {
 	return raw
 }
 
-// textFields and numberFields say where each field of an entry is kept.
-var (
-	textFields = map[logField]func(*AccessLogEntry) *string{
-		fieldMethod:              func(e *AccessLogEntry) *string { return &e.Method },
-		fieldPath:                func(e *AccessLogEntry) *string { return &e.Path },
-		fieldProtocol:            func(e *AccessLogEntry) *string { return &e.Protocol },
-		fieldResponseFlags:       func(e *AccessLogEntry) *string { return &e.ResponseFlags },
-		fieldResponseCodeDetails: func(e *AccessLogEntry) *string { return &e.ResponseCodeDetails },
-		fieldTerminationDetails:  func(e *AccessLogEntry) *string { return &e.ConnectionTerminationDetails },
-		fieldTransportFailure:    func(e *AccessLogEntry) *string { return &e.UpstreamTransportFailureReason },
-		fieldUserAgent:           func(e *AccessLogEntry) *string { return &e.UserAgent },
-		fieldAuthority:           func(e *AccessLogEntry) *string { return &e.Authority },
-		fieldUpstreamHost:        func(e *AccessLogEntry) *string { return &e.UpstreamHost },
-		fieldUpstreamCluster:     func(e *AccessLogEntry) *string { return &e.UpstreamCluster },
-		fieldUpstreamLocal:       func(e *AccessLogEntry) *string { return &e.UpstreamLocalAddress },
-		fieldDownstreamLocal:     func(e *AccessLogEntry) *string { return &e.DownstreamLocalAddress },
-		fieldDownstreamRemote:    func(e *AccessLogEntry) *string { return &e.DownstreamRemoteAddress },
-		fieldSNI:                 func(e *AccessLogEntry) *string { return &e.RequestedServerName },
-		fieldRoute:               func(e *AccessLogEntry) *string { return &e.RouteName },
+// textField and numberField say where each field of an entry is kept (nil: not kept).
+func (e *AccessLogEntry) textField(f logField) *string {
+	switch f {
+	case fieldMethod:
+		return &e.Method
+	case fieldPath:
+		return &e.Path
+	case fieldProtocol:
+		return &e.Protocol
+	case fieldResponseFlags:
+		return &e.ResponseFlags
+	case fieldResponseCodeDetails:
+		return &e.ResponseCodeDetails
+	case fieldTerminationDetails:
+		return &e.ConnectionTerminationDetails
+	case fieldTransportFailure:
+		return &e.UpstreamTransportFailureReason
+	case fieldUserAgent:
+		return &e.UserAgent
+	case fieldAuthority:
+		return &e.Authority
+	case fieldUpstreamHost:
+		return &e.UpstreamHost
+	case fieldUpstreamCluster:
+		return &e.UpstreamCluster
+	case fieldUpstreamLocal:
+		return &e.UpstreamLocalAddress
+	case fieldDownstreamLocal:
+		return &e.DownstreamLocalAddress
+	case fieldDownstreamRemote:
+		return &e.DownstreamRemoteAddress
+	case fieldSNI:
+		return &e.RequestedServerName
+	case fieldRoute:
+		return &e.RouteName
 	}
-	numberFields = map[logField]func(*AccessLogEntry) *int64{
-		fieldResponseCode:  func(e *AccessLogEntry) *int64 { return &e.ResponseCode },
-		fieldBytesReceived: func(e *AccessLogEntry) *int64 { return &e.BytesReceived },
-		fieldBytesSent:     func(e *AccessLogEntry) *int64 { return &e.BytesSent },
-		fieldDuration:      func(e *AccessLogEntry) *int64 { return &e.Duration },
+	return nil
+}
+
+func (e *AccessLogEntry) numberField(f logField) *int64 {
+	switch f {
+	case fieldResponseCode:
+		return &e.ResponseCode
+	case fieldBytesReceived:
+		return &e.BytesReceived
+	case fieldBytesSent:
+		return &e.BytesSent
+	case fieldDuration:
+		return &e.Duration
 	}
-)
+	return nil
+}
 
 // set stores one value; false when it cannot be what the operator prints (a number that is
-// not one, a start time that is not a time), so the line is not of this format.
-func (e *AccessLogEntry) set(op logOp, v []byte) bool {
-	s := dash(v)
-	if f, ok := textFields[op.field]; ok {
+// not one, a start time that is not a time), so the line is not of this format. Strings come
+// from strs when it is not nil.
+func (e *AccessLogEntry) set(op logOp, v []byte, strs *strTable) bool {
+	if p := e.textField(op.field); p != nil {
+		s := strs.str(v)
 		if op.field == fieldUpstreamCluster {
 			s = clusterName(s)
 		}
-		*f(e) = s
+		*p = s
 		return true
 	}
-	if f, ok := numberFields[op.field]; ok {
-		if s == "" {
+	if p := e.numberField(op.field); p != nil {
+		if len(v) == 0 || len(v) == 1 && v[0] == '-' {
 			return true
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		*f(e) = n
-		return err == nil
+		n, ok := parseDecimal(v)
+		*p = n
+		return ok
 	}
 	if op.field == fieldStartTime {
-		t, err := time.Parse(time.RFC3339Nano, s)
+		t, err := time.Parse(time.RFC3339Nano, dash(v))
 		if err != nil && !op.customTime {
 			return false
 		}
 		e.StartTime = t
 	}
 	return true
+}
+
+// parseDecimal is strconv.ParseInt(string(v), 10, 64) without the string.
+func parseDecimal(v []byte) (int64, bool) {
+	neg := len(v) > 0 && (v[0] == '-' || v[0] == '+')
+	digits := v
+	if neg {
+		digits = v[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		return n, err == nil
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if v[0] == '-' {
+		n = -n
+	}
+	return n, true
 }
 
 // formatNames lists the names of the formats that read lines, sorted.

@@ -2,9 +2,12 @@ package inspect
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,6 +20,8 @@ type Snapshot struct {
 	Pod Pod
 	// Errors are the fetch errors carried from Sources, then each source that failed to parse.
 	Errors []string
+	// failures are the sources that failed to parse, by what they are.
+	failures []parseFailure
 
 	config     *configView
 	node       nodeVersions
@@ -32,10 +37,20 @@ type Snapshot struct {
 	flows     []*logFlow
 	logCounts AccessLogCounts
 	logRead   bool
+	// metricsOnly marks a snapshot made of metrics alone (Prometheus mode): a named external
+	// host is then registered without a cluster to confirm it, and a sample that did not grow
+	// in the window still shows its destination.
+	metricsOnly bool
 }
 
-// nodeVersions are the versions the bootstrap node of a config dump carries.
-type nodeVersions struct{ istio, envoy string }
+// parseFailure is one source that did not parse: what it is ("config dump") and why.
+type parseFailure struct {
+	what string
+	err  error
+}
+
+// nodeVersions are the versions and the proxy type the bootstrap node of a config dump carries.
+type nodeVersions struct{ istio, envoy, proxyType string }
 
 // logFlow is the access-log entries that classify alike: same upstream cluster, route, named
 // host (SNI or :authority), original destination, and HTTP or not. It adds up what the report
@@ -46,20 +61,25 @@ type logFlow struct {
 
 	entries                  int64
 	codes                    map[int]int64
+	requests                 map[string]int64 // "METHOD PATH?QUERY", at most maxRequestsPerFlow
 	flags                    map[string]int64
 	bytesReceived, bytesSent int64
 	lastSeen                 time.Time
 }
+
+// maxRequestsPerFlow bounds the distinct request paths kept per flow: enough to tell what an
+// app calls, never a log's worth.
+const maxRequestsPerFlow = 8
 
 type flowKey struct {
 	cluster, route, sni, authority, downstreamLocal string
 	http                                            bool
 }
 
-// Parse reads every source of one proxy. A source that fails to parse, or that has content
-// but gives nothing to report (a dump of secrets only, stats without a sample), is named in the
-// snapshot's Errors and the rest is still read; the error is non-nil when sources were given
-// and none of them could be read, or none gave anything.
+// Parse reads every source of one proxy. The sources that fail to parse, or that have content
+// but give nothing to report (a dump of secrets only, stats without a sample), are named in one
+// line of the snapshot's Errors and the rest is still read; the error is non-nil, and that line,
+// when sources were given and none of them could be read, or none gave anything.
 func Parse(src Sources) (Snapshot, error) {
 	pod := src.Pod.Key()
 	s := Snapshot{Pod: src.Pod}
@@ -67,9 +87,14 @@ func Parse(src Sources) (Snapshot, error) {
 		s.Errors = append(s.Errors, err.Error())
 	}
 	given, failed := 0, 0
-	fail := func(what string, err error) {
+	fail := func(what string, b []byte, err error) {
 		failed++
-		s.Errors = append(s.Errors, fmt.Sprintf("failed to parse %s of pod %s: %v", what, pod, err))
+		if p := jsonProblem(b); p != nil {
+			err = p
+		} else if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '<' {
+			err = errors.New("an HTML or XML page, not Envoy's output")
+		}
+		s.failures = append(s.failures, parseFailure{what: what, err: err})
 	}
 	named := func(kind, origin string) string {
 		if origin == "" {
@@ -78,32 +103,57 @@ func Parse(src Sources) (Snapshot, error) {
 		return kind + " " + origin
 	}
 
-	pc := &ProxyConfig{}
+	// The outputs are parsed at once (a big mesh's dump parts take seconds each); what they
+	// say is taken in a fixed order below, so the report and its errors do not depend on it.
 	parts := append([]Part{{Name: src.Origins.ConfigDump, Data: src.ConfigDump}}, src.MoreConfig...)
-	for _, part := range parts {
+	type parsedPart struct {
+		pc  *ProxyConfig
+		err error
+	}
+	parsed := make([]parsedPart, len(parts))
+	var hosts []HostStatus
+	var hostsErr error
+	var stats Stats
+	var statsErr error
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		if len(part.Data) > 0 {
+			wg.Go(func() { parsed[i].pc, parsed[i].err = ParseConfigDump(part.Data) })
+		}
+	}
+	if len(src.Clusters) > 0 {
+		wg.Go(func() { hosts, hostsErr = ParseClusterStatus(src.Clusters) })
+	}
+	if len(src.Stats) > 0 {
+		wg.Go(func() { stats, statsErr = ParseStats(src.Stats) })
+	}
+	wg.Wait()
+
+	pc := &ProxyConfig{}
+	for i, part := range parts {
 		if len(part.Data) == 0 {
 			continue
 		}
 		given++
 		what := named("config dump", part.Name)
-		p, err := ParseConfigDump(part.Data)
+		p, err := parsed[i].pc, parsed[i].err
 		if err != nil {
-			fail(what, err)
+			fail(what, part.Data, err)
 			continue
 		}
 		pc.Merge(p)
 		if p.Empty() && len(p.Sections) > 0 {
-			fail(what, fmt.Errorf("it holds %s: no cluster, listener, route or endpoint to read (save the whole /config_dump?include_eds)", p.Describe()))
+			fail(what, nil, fmt.Errorf("it holds %s: no cluster, listener, route or endpoint to read (save the whole /config_dump?include_eds)", p.Describe()))
 		}
 	}
 	s.config = newConfigView(pc)
-	s.node = nodeVersions{istio: nodeIstioVersion(pc.Node), envoy: nodeEnvoyVersion(pc.Node)}
+	s.node = nodeVersions{istio: nodeIstioVersion(pc.Node), envoy: nodeEnvoyVersion(pc.Node), proxyType: nodeProxyType(pc.Node)}
 
 	if len(src.ServerInfo) > 0 {
 		given++
 		var err error
 		if s.serverInfo, err = ParseServerInfo(src.ServerInfo); err != nil {
-			fail(named("server_info", src.Origins.ServerInfo), err)
+			fail(named("server_info", src.Origins.ServerInfo), src.ServerInfo, err)
 		}
 	}
 
@@ -112,26 +162,26 @@ func Parse(src Sources) (Snapshot, error) {
 		s.logRead = true
 		formats, err := s.logFormats(src.LogFormat)
 		if err != nil {
-			fail("--log-format", err)
+			fail("--log-format", nil, err)
 		}
 		flows := map[flowKey]*logFlow{}
 		counts, err := ScanAccessLog(src.AccessLog, formats, func(e *AccessLogEntry) { s.addEntry(flows, e) })
 		s.logCounts = counts
 		if err != nil {
-			fail(named("access log", src.Origins.AccessLog), err)
+			fail(named("access log", src.Origins.AccessLog), nil, err)
 		}
 	}
 
 	if len(src.Stats) > 0 {
 		given++
 		what := named("stats", src.Origins.Stats)
-		st, err := ParseStats(src.Stats)
+		st, err := stats, statsErr
 		switch {
 		case err != nil:
-			fail(what, err)
+			fail(what, src.Stats, err)
 			s.statsFailed = true
 		case st.Samples == 0:
-			fail(what, fmt.Errorf("no sample among its %d lines", bytes.Count(src.Stats, []byte("\n"))))
+			fail(what, src.Stats, fmt.Errorf("no sample among its %d lines", bytes.Count(src.Stats, []byte("\n"))))
 		}
 		s.stats = &st
 	}
@@ -140,18 +190,23 @@ func Parse(src Sources) (Snapshot, error) {
 		given++
 		what := named("/clusters", src.Origins.Clusters)
 		var err error
-		switch s.hosts, err = ParseClusterStatus(src.Clusters); {
+		switch s.hosts, err = hosts, hostsErr; {
 		case err != nil:
-			fail(what, err)
+			fail(what, src.Clusters, err)
 		case len(s.hosts) == 0:
-			fail(what, fmt.Errorf("it lists no cluster host"))
+			fail(what, src.Clusters, fmt.Errorf("it lists no cluster host"))
 		}
 		s.hostsRead = s.hosts != nil
 	}
 
 	switch {
 	case given > 0 && failed == given:
-		return s, fmt.Errorf("no admin output of pod %s could be read", pod)
+		return s, fmt.Errorf("no admin output of pod %s could be read (%s): is this Envoy's admin API? if proxyAdminPort was changed, pass --admin-port",
+			pod, s.failureSummary())
+	case failed > 0:
+		s.Errors = append(s.Errors, fmt.Sprintf("failed to parse part of the admin output of pod %s (%s): run again; if it persists, save the outputs and try --file", pod, s.failureSummary()))
+	}
+	switch {
 	case given > 0 && s.empty():
 		return s, fmt.Errorf("the admin outputs of pod %s give nothing to report: no cluster, listener, endpoint, access-log entry or stats sample", pod)
 	}
@@ -181,6 +236,34 @@ func (s *Snapshot) logFormats(user string) ([]*LogFormat, error) {
 	return append(out, DefaultLogFormats...), err
 }
 
+// failureSummary says why each source failed to parse: "config dump: …; stats: …".
+func (s Snapshot) failureSummary() string {
+	parts := make([]string, len(s.failures))
+	for i, f := range s.failures {
+		parts[i] = fmt.Sprintf("%s: %v", f.what, f.err)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// jsonProblem says where input that starts as JSON stops being JSON: cut short (a proxy
+// restarting mid-read, a capture cut by a size limit) or broken at a byte. It is nil for valid
+// JSON and for input that is not JSON at all (YAML, text), whose parser's own error says more.
+func jsonProblem(b []byte) error {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		return nil
+	}
+	var v struct{}
+	var se *json.SyntaxError
+	if err := json.Unmarshal(t, &v); !errors.As(err, &se) {
+		return nil
+	}
+	if se.Offset >= int64(len(bytes.TrimRight(t, " \t\r\n"))) {
+		return fmt.Errorf("the JSON stops at byte %d before it is complete (truncated?)", len(b))
+	}
+	return fmt.Errorf("not valid JSON at byte %d: %v", int64(len(b)-len(t))+se.Offset, se)
+}
+
 // addEntry adds one access-log entry to its flow. Inbound traffic never reaches the report, so
 // it is not kept.
 func (s *Snapshot) addEntry(flows map[flowKey]*logFlow, e *AccessLogEntry) {
@@ -197,6 +280,15 @@ func (s *Snapshot) addEntry(flows map[flowKey]*logFlow, e *AccessLogEntry) {
 		s.flows = append(s.flows, f)
 	}
 	f.entries++
+	if f.http && e.Path != "" {
+		key := e.Method + " " + e.Path
+		if f.requests == nil {
+			f.requests = map[string]int64{}
+		}
+		if _, seen := f.requests[key]; seen || len(f.requests) < maxRequestsPerFlow {
+			f.requests[key]++
+		}
+	}
 	if f.http && e.ResponseCode != 0 {
 		if f.codes == nil {
 			f.codes = map[int]int64{}

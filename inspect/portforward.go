@@ -80,7 +80,7 @@ func forwardError(pod *corev1.Pod, port int, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "forbidden") || strings.Contains(msg, "403"):
-		return fmt.Errorf("port-forward to pod %s/%s is forbidden: ask for RBAC verb \"create\" on \"pods/portforward\" in namespace %s", pod.Namespace, pod.Name, pod.Namespace)
+		return fmt.Errorf("port-forward to pod %s/%s is forbidden: ask for RBAC verbs \"get\" and \"create\" on \"pods/portforward\" in namespace %s (WebSocket port-forwards are GETs)", pod.Namespace, pod.Name, pod.Namespace)
 	case strings.Contains(msg, "not running") || strings.Contains(msg, "does not have a host assigned"):
 		return fmt.Errorf("pod %s/%s is not running: cannot port-forward to its sidecar", pod.Namespace, pod.Name)
 	}

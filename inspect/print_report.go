@@ -1,9 +1,12 @@
 package inspect
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,8 +47,8 @@ func PrintDocument(w io.Writer, doc any, what, format string) error {
 		if b, err = json.MarshalIndent(doc, "", "  "); err == nil {
 			b = append(b, '\n')
 		}
-	} else {
-		b, err = yaml.Marshal(doc)
+	} else if b, err = json.Marshal(doc); err == nil {
+		b, err = yaml.JSONToYAML(yamlReadableJSON(b))
 	}
 	if err != nil {
 		return fmt.Errorf("failed to encode the %s as %s: %w", what, strings.ToUpper(format), err)
@@ -56,8 +59,12 @@ func PrintDocument(w io.Writer, doc any, what, format string) error {
 
 func printDestinations(w io.Writer, r Report, wide bool) error {
 	header := []string{"HOST", "PORT", "PROTOCOL", "DISPOSITION", "CONNS/REQS", "PODS", "FIX"}
+	requests := wide && slices.ContainsFunc(r.Destinations, func(d Destination) bool { return len(d.Requests) > 0 })
 	if wide {
 		header = append(header, "CLUSTER", "SIGNALS", "LAST SEEN")
+	}
+	if requests {
+		header = append(header, "REQUESTS")
 	}
 	rows := make([][]string, 0, len(r.Destinations))
 	for _, d := range r.Destinations {
@@ -76,6 +83,9 @@ func printDestinations(w io.Writer, r Report, wide bool) error {
 				lastSeen = duration.HumanDuration(r.GeneratedAt.Sub(*d.LastSeen))
 			}
 			row = append(row, table.Dash(d.Cluster), strings.Join(signals, ","), lastSeen)
+		}
+		if requests {
+			row = append(row, topRequests(d.Requests, 3))
 		}
 		rows = append(rows, row)
 	}
@@ -188,4 +198,26 @@ func PrintPods(w io.Writer, r Report) error {
 			table.Dash(p.OutboundMode), table.Dash(p.AccessLogging), table.Dash(strings.Join(excl, ",")), strconv.Itoa(len(p.Errors))})
 	}
 	return table.Write(w, header, rows)
+}
+
+// topRequests names the n most frequent requests, "GET /a (5), POST /b (2)", and how many more.
+func topRequests(requests map[string]int64, n int) string {
+	if len(requests) == 0 {
+		return "-"
+	}
+	keys := slices.Collect(maps.Keys(requests))
+	slices.SortFunc(keys, func(a, b string) int {
+		if requests[a] != requests[b] {
+			return cmp.Compare(requests[b], requests[a])
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, k := range keys[:min(n, len(keys))] {
+		parts = append(parts, fmt.Sprintf("%s (%d)", k, requests[k]))
+	}
+	if len(keys) > n {
+		parts = append(parts, fmt.Sprintf("+%d more", len(keys)-n))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -4,9 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -28,6 +34,8 @@ type ReadConfig struct {
 	// LogFormat is the access-log format to read logs by before the proxy's own and Istio's
 	// defaults (--log-format): an Envoy text format or a JSON object of keys to operators.
 	LogFormat string
+	// ViaPodsProxy reads admin APIs through the API server's pods/proxy, not port-forwards.
+	ViaPodsProxy bool
 }
 
 // DefaultReadConfig is what the commands start from before their flags.
@@ -67,6 +75,8 @@ type Reading struct {
 	Pods    []PodReport
 	Skipped []Skipped
 	Report  Report
+	// Unread counts the target pods an interrupt left unread; they are not in Pods.
+	Unread int
 }
 
 // Failed counts the pods that could not be read whole.
@@ -87,6 +97,8 @@ type Reader struct {
 	getter genericclioptions.RESTClientGetter
 	rest   *rest.Config
 	client kubernetes.Interface
+	// podProxy is set when admin APIs are read through pods/proxy.
+	podProxy *PodProxy
 	// Progress is told each time a pod is done; nil draws nothing.
 	Progress Progress
 	// Now stamps the reports; nil is time.Now.
@@ -110,7 +122,15 @@ func NewReader(getter genericclioptions.RESTClientGetter, c ReadConfig) (*Reader
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{config: c, getter: getter, rest: config, client: client}, nil
+	r := &Reader{config: c, getter: getter, rest: config, client: client}
+	if c.ViaPodsProxy {
+		hc, err := rest.HTTPClientFor(config)
+		if err != nil {
+			return nil, err
+		}
+		r.podProxy = &PodProxy{Host: config.Host, Client: hc}
+	}
+	return r, nil
 }
 
 // Client is the reader's Kubernetes client, for callers that look at the same pods otherwise.
@@ -134,25 +154,136 @@ func (r *Reader) Targets(ctx context.Context, scope Scope) (Targets, error) {
 // Read reads every proxy the scope names. A pod that cannot be read is in the result with its
 // errors; the error is for the scope itself (no such pod, namespace, or no right to list).
 func (r *Reader) Read(ctx context.Context, scope Scope) (Reading, error) {
+	var early *earlyForward
+	if direct(scope) && len(scope.Args) == 1 && r.podProxy == nil {
+		// One pod by name: its forward needs only the name, so it is set up while the pod is
+		// fetched (two TLS handshakes at once, not one after the other).
+		early = startEarlyForward(ctx, r.forwarder(), scope.Namespace, scope.Args[0], r.config.AdminPort)
+		defer early.release()
+	}
 	t, err := r.Targets(ctx, scope)
 	if err != nil {
 		return Reading{}, err
 	}
+	if early != nil {
+		return r.readTargets(ctx, t, early), nil
+	}
 	return r.ReadTargets(ctx, t), nil
 }
 
-// ReadTargets reads pods already resolved.
+// ReadTargets reads pods already resolved. A pod deleted while it was read (a rollout, a
+// scale-down) is skipped, not failed.
 func (r *Reader) ReadTargets(ctx context.Context, t Targets) Reading {
-	pods := InspectPods(ctx, r.fetcher(), t.Pods, r.config.Concurrency, r.now(), r.Progress)
-	return Reading{Pods: pods, Skipped: t.Skipped, Report: Aggregate(pods)}
+	return r.readTargets(ctx, t, nil)
+}
+
+func (r *Reader) readTargets(ctx context.Context, t Targets, early *earlyForward) Reading {
+	f := r.fetcher()
+	if early != nil {
+		f.Forwarder = early
+	}
+	if len(t.Pods) > 1 {
+		f.AdminConns = 1
+	}
+	pods := InspectPods(ctx, f, t.Pods, r.config.Concurrency, r.now(), r.Progress)
+	unread := len(t.Pods) - len(pods)
+	pods, gone := dropDeleted(ctx, r.client, t.Pods, pods)
+	return Reading{Pods: pods, Skipped: append(t.Skipped, gone...), Report: Aggregate(pods), Unread: unread}
+}
+
+// dropDeleted takes out of reports the pods that failed to read and, asked again, are gone,
+// replaced by a pod of the same name, or terminating: what they would have said is no longer
+// anyone's traffic. Pods read whole are not asked again.
+func dropDeleted(ctx context.Context, client kubernetes.Interface, listed []corev1.Pod, reports []PodReport) ([]PodReport, []Skipped) {
+	if ctx.Err() != nil {
+		return reports, nil
+	}
+	uid := make(map[string]types.UID, len(listed))
+	for _, p := range listed {
+		uid[p.Namespace+"/"+p.Name] = p.UID
+	}
+	kept := reports[:0:0]
+	var gone []Skipped
+	for _, rep := range reports {
+		if len(rep.Errors) == 0 {
+			kept = append(kept, rep)
+			continue
+		}
+		p, err := client.CoreV1().Pods(rep.Pod.Namespace).Get(ctx, rep.Pod.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err), err == nil && p.UID != uid[rep.Pod.Key()]:
+			gone = append(gone, Skipped{Pod: rep.Pod, Reason: "deleted while it was being read"})
+		case err == nil && p.DeletionTimestamp != nil:
+			gone = append(gone, Skipped{Pod: rep.Pod, Reason: "terminating (deleted while it was being read)"})
+		default:
+			kept = append(kept, rep)
+		}
+	}
+	return kept, gone
 }
 
 func (r *Reader) fetcher() *Fetcher {
 	return &Fetcher{
-		Forwarder: &PortForwarder{Config: r.rest, Client: r.client},
+		Forwarder: r.forwarder(),
 		Client:    r.client, AdminPort: r.config.AdminPort, Caps: r.config.Caps,
 		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes, LogFormat: r.config.LogFormat,
+		PodProxy: r.podProxy,
 	}
+}
+
+func (r *Reader) forwarder() Forwarder { return &PortForwarder{Config: r.rest, Client: r.client} }
+
+// earlyForward is a forward to one pod started before the pod was fetched; Forward hands it
+// out once, for that pod and port, and forwards anything else anew.
+type earlyForward struct {
+	Forwarder
+	namespace, name string
+	port            int
+	result          chan forwardResult
+	once            sync.Once
+}
+
+type forwardResult struct {
+	addr string
+	stop func()
+	err  error
+}
+
+func startEarlyForward(ctx context.Context, f Forwarder, namespace, name string, port int) *earlyForward {
+	if namespace == "" {
+		namespace = metav1.NamespaceDefault
+	}
+	e := &earlyForward{Forwarder: f, namespace: namespace, name: name, port: port, result: make(chan forwardResult, 1)}
+	go func() {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+		addr, stop, err := f.Forward(ctx, pod, port)
+		e.result <- forwardResult{addr, stop, err}
+	}()
+	return e
+}
+
+func (e *earlyForward) Forward(ctx context.Context, pod *corev1.Pod, port int) (string, func(), error) {
+	if pod.Namespace != e.namespace || pod.Name != e.name || port != e.port {
+		return e.Forwarder.Forward(ctx, pod, port)
+	}
+	taken := false
+	e.once.Do(func() { taken = true })
+	if !taken {
+		return e.Forwarder.Forward(ctx, pod, port)
+	}
+	res := <-e.result
+	return res.addr, res.stop, res.err
+}
+
+// release stops the early forward when no read took it (the pod was skipped, or not found).
+func (e *earlyForward) release() {
+	e.once.Do(func() {
+		go func() {
+			if res := <-e.result; res.err == nil {
+				res.stop()
+			}
+		}()
+	})
 }
 
 // ReadFiles reads saved admin outputs and access logs of one proxy (--file), recognised by
@@ -177,22 +308,36 @@ func ReadFiles(paths []string, c ReadConfig, now time.Time) (Reading, error) {
 		if err != nil {
 			return Reading{}, err
 		}
-		rep, err := Inspect(src, now)
+		s, err := Parse(src)
 		closeFn()
-		if err != nil {
-			return Reading{}, fmt.Errorf("--file %s: %w: %s", strings.Join(plain, ", "), err, strings.Join(rep.Errors, "; "))
+		switch {
+		case err != nil && len(s.failures) > 0:
+			return Reading{}, fmt.Errorf("no admin output in --file could be parsed: %s", s.failureSummary()) // each part names its file
+		case err != nil:
+			return Reading{}, fmt.Errorf("--file %s: %w", strings.Join(plain, ", "), err)
 		}
-		pods = append(pods, rep)
+		pods = append(pods, Classify(s, now))
 	}
 	return Reading{Pods: pods, Report: Aggregate(pods)}, nil
 }
 
-// ReadAdminURL reads one Envoy admin API reachable at url (--admin-url).
-func ReadAdminURL(ctx context.Context, url string, c ReadConfig, now time.Time) (Reading, error) {
-	src := Sources{Pod: Pod{Name: url}, LogFormat: c.LogFormat}
-	ReadAdmin(ctx, &HTTPAdmin{Base: url, Caps: c.Caps, Client: http.DefaultClient}, &src)
+// ReadAdminURL reads one Envoy admin API reachable at rawURL (--admin-url). The URL is named in
+// the report and in errors without user information or query, which can hold credentials.
+func ReadAdminURL(ctx context.Context, rawURL string, c ReadConfig, now time.Time) (Reading, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Reading{}, fmt.Errorf("--admin-url must look like http://127.0.0.1:15000")
+	}
+	name := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}).String()
+	src := Sources{Pod: Pod{Name: name}, LogFormat: c.LogFormat}
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	ReadAdmin(ctx, &HTTPAdmin{Base: rawURL, Caps: c.Caps, Client: client}, &src)
 	if len(src.Errors) > 0 && src.ConfigDump == nil && src.MoreConfig == nil && src.Clusters == nil && src.Stats == nil {
-		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", url, src.Errors[0])
+		if isRefused(src.Errors[0]) {
+			return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: nothing answers there; check the URL, and that its port-forward runs", name)
+		}
+		return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: %v", name, src.Errors[0])
 	}
 	rep, err := Inspect(src, now)
 	if err != nil {

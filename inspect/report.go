@@ -23,8 +23,23 @@ type Report struct {
 	Clusters []Cluster `json:"clusters"`
 	// Endpoints are every cluster host, from /clusters (or the config dump when /clusters was not read).
 	Endpoints []Endpoint `json:"endpoints"`
-	// Pods are the facts of each inspected pod, sorted by namespace/name.
+	// Pods are the facts of each inspected pod, sorted by namespace/name. In a report answered
+	// from Prometheus they are the source workloads, and the pods --then-forward read.
 	Pods []PodFacts `json:"pods"`
+	// Prometheus is set when the report was answered from Prometheus (--prometheus).
+	Prometheus *PrometheusSource `json:"prometheus,omitempty"`
+}
+
+// PrometheusSource says how a report was answered from Prometheus and what it cannot tell.
+type PrometheusSource struct {
+	// Window is how far back Prometheus was asked (--since).
+	Window string `json:"window"`
+	// Limits are what Istio's metrics cannot tell.
+	Limits []string `json:"limits"`
+	// Forwarded are the pods (namespace/name) read through a port-forward to fill the gaps (--then-forward).
+	Forwarded []string `json:"forwarded,omitempty"`
+	// Warnings are Prometheus's own warnings about the queries.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PodReport is the report of one pod, before Aggregate joins pods.
@@ -139,6 +154,10 @@ type Destination struct {
 	ResponseCodes map[string]int64 `json:"responseCodes,omitempty"`
 	// ResponseFlags counts Envoy response flags (UH, NR, UF…).
 	ResponseFlags map[string]int64 `json:"responseFlags,omitempty"`
+	// Requests counts HTTP requests by "METHOD PATH", query string included, as access logs show
+	// them (a few per pod). Paths and queries can carry tokens: the commands drop them from what
+	// they print unless --show-paths is given (Report.WithoutRequests).
+	Requests map[string]int64 `json:"requests,omitempty"`
 	// LastSeen is the newest access-log start time for it.
 	LastSeen *time.Time `json:"lastSeen,omitempty"`
 	// Problems are misconfigurations found for it.
@@ -253,6 +272,12 @@ const (
 	AccessLoggingUnknown = "unknown"
 )
 
+// The proxy types of Istio's node ids: a pod's sidecar, and a gateway (waypoints are "waypoint").
+const (
+	ProxySidecar = "sidecar"
+	ProxyRouter  = "router"
+)
+
 // PodFacts are what the report knows about one pod's proxy.
 type PodFacts struct {
 	Namespace string `json:"namespace"`
@@ -261,6 +286,9 @@ type PodFacts struct {
 	// IstioVersion is the node metadata ISTIO_VERSION, from server_info or the bootstrap.
 	IstioVersion string `json:"istioVersion,omitempty"`
 	EnvoyVersion string `json:"envoyVersion,omitempty"`
+	// ProxyType is the type in the proxy's Istio node id: "sidecar", "router" for a gateway,
+	// "waypoint"; "" when no node was read.
+	ProxyType string `json:"proxyType,omitempty"`
 	// DNSCapture is "on" when the sidecar answers the pod's DNS queries (node metadata
 	// DNS_CAPTURE), "off" when server_info was read without it, "" when not read.
 	DNSCapture string `json:"dnsCapture,omitempty"`
@@ -280,8 +308,22 @@ type PodFacts struct {
 	CaptureExclusions []Bypass `json:"captureExclusions,omitempty"`
 	// ClusterStats are Envoy's PassthroughCluster/BlackHoleCluster counters when the proxy exposes them.
 	ClusterStats map[string]Counts `json:"clusterStats,omitempty"`
-	Errors       []string          `json:"errors,omitempty"`
+	// BytesRead is what was read from the pod: admin responses and access log.
+	BytesRead int64    `json:"bytesRead,omitempty"`
+	Errors    []string `json:"errors,omitempty"`
 }
 
 // Key is the pod's namespace/name.
 func (f PodFacts) Key() string { return Pod{Namespace: f.Namespace, Name: f.Name}.Key() }
+
+// WithoutRequests is the report without request paths: hosts, ports, methods' counts and codes
+// stay. What the commands print unless --show-paths is given.
+func (r Report) WithoutRequests() Report {
+	dests := make([]Destination, len(r.Destinations))
+	for i, d := range r.Destinations {
+		d.Requests = nil
+		dests[i] = d
+	}
+	r.Destinations = dests
+	return r
+}

@@ -20,6 +20,9 @@ type ServerInfo struct {
 	// DNSCapture is the node metadata DNS_CAPTURE: "true" when the sidecar answers the pod's
 	// DNS queries (needed to resolve ServiceEntry hosts that exist only in the mesh).
 	DNSCapture string
+	// ProxyType is the first field of the node id Istio gives the proxy (TYPE~IP~POD.NS~DOMAIN):
+	// "sidecar", or "router" for a gateway.
+	ProxyType string
 }
 
 // ParseServerInfo parses /server_info JSON.
@@ -37,6 +40,7 @@ func ParseServerInfo(b []byte) (ServerInfo, error) {
 	}
 	info.IstioVersion = nodeIstioVersion(si.GetNode())
 	info.DNSCapture = nodeDNSCapture(si.GetNode())
+	info.ProxyType = nodeProxyType(si.GetNode())
 	return info, nil
 }
 
@@ -61,6 +65,16 @@ func nodeEnvoyVersion(n *corev3.Node) string {
 // DNS queries: ISTIO_META_DNS_CAPTURE), "" when the metadata does not say.
 func nodeDNSCapture(n *corev3.Node) string {
 	return n.GetMetadata().GetFields()["DNS_CAPTURE"].GetStringValue()
+}
+
+// nodeProxyType is the type an Istio node id starts with ("sidecar~10.0.0.1~web-0.shop~…"),
+// "" when the id is not Istio's.
+func nodeProxyType(n *corev3.Node) string {
+	typ, _, ok := strings.Cut(n.GetId(), "~")
+	if !ok {
+		return ""
+	}
+	return typ
 }
 
 func nodeIstioVersion(n *corev3.Node) string {

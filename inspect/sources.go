@@ -51,6 +51,15 @@ type Sources struct {
 	Errors []error
 }
 
+// adminBytes is the size of the admin outputs read.
+func (s *Sources) adminBytes() int64 {
+	n := len(s.ConfigDump) + len(s.Clusters) + len(s.Stats) + len(s.ServerInfo)
+	for _, p := range s.MoreConfig {
+		n += len(p.Data)
+	}
+	return int64(n)
+}
+
 // Part is one named config dump.
 type Part struct {
 	// Name says where it came from: a file name or an admin path.
@@ -122,7 +131,7 @@ func detectKind(b []byte, formats []*LogFormat) Kind {
 			return KindConfigDump
 		}
 		var e AccessLogEntry
-		if parseEntry(line, formats, &e) != nil {
+		if parseEntry(line, formats, &e, nil) != nil {
 			return KindAccessLog
 		}
 		if line[0] == '{' {

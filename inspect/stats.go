@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // Stats are the egress-relevant counters of one proxy.
@@ -74,8 +72,7 @@ func ParseStats(b []byte) (Stats, error) {
 }
 
 func (st *Stats) parsePrometheus(b []byte) error {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	fams, err := textToMetricFamilies(b)
 	if err != nil {
 		// One malformed line fails expfmt's whole parse; keep every line that parses alone.
 		fams = map[string]*dto.MetricFamily{}
@@ -86,8 +83,7 @@ func (st *Stats) parsePrometheus(b []byte) error {
 			if len(line) == 0 || line[0] == '#' {
 				continue
 			}
-			p := expfmt.NewTextParser(model.UTF8Validation)
-			one, err := p.TextToMetricFamilies(bytes.NewReader(append(line, '\n')))
+			one, err := textToMetricFamilies(append(line, '\n'))
 			if err != nil {
 				st.SkippedLines++
 				continue

@@ -2,11 +2,13 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -43,40 +45,15 @@ type Targets struct {
 // ResolveTargets turns the query into pods with a running sidecar. Workloads (deploy, sts, ds,
 // rs, job) expand to their pods through their selector; with no args it lists pods.
 func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGetter, client kubernetes.Interface, q Scope) (Targets, error) {
-	args := q.Args
-	switch {
-	case len(args) == 0:
-		args = []string{"pods"}
-	case len(args) == 1 && !strings.Contains(args[0], "/"):
-		args = []string{"pods", args[0]} // `inspect POD`, as kubectl exec and logs take it
+	var pods []corev1.Pod
+	var err error
+	if direct(q) {
+		pods, err = podsDirect(ctx, client, q)
+	} else {
+		pods, err = podsByBuilder(ctx, getter, client, q)
 	}
-	r := resource.NewBuilder(getter).
-		WithScheme(scheme.Scheme, scheme.Scheme.PrioritizedVersionsAllGroups()...).
-		NamespaceParam(q.Namespace).DefaultNamespace().AllNamespaces(q.AllNamespaces).
-		LabelSelectorParam(q.Selector).
-		ResourceTypeOrNameArgs(true, args...).
-		ContinueOnError().Latest().Flatten().
-		Do()
-	if err := r.Err(); err != nil {
-		return Targets{}, err
-	}
-	infos, err := r.Infos()
 	if err != nil {
 		return Targets{}, err
-	}
-	seen := map[string]bool{}
-	var pods []corev1.Pod
-	for _, info := range infos {
-		found, err := podsOf(ctx, client, info.Object)
-		if err != nil {
-			return Targets{}, fmt.Errorf("failed to list the pods of %s %s/%s: %w", info.Mapping.Resource.Resource, info.Namespace, info.Name, err)
-		}
-		for _, p := range found {
-			if k := p.Namespace + "/" + p.Name; !seen[k] {
-				seen[k] = true
-				pods = append(pods, p)
-			}
-		}
 	}
 	sort.Slice(pods, func(i, j int) bool {
 		if pods[i].Namespace != pods[j].Namespace {
@@ -93,9 +70,98 @@ func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGett
 		t.Pods = append(t.Pods, p)
 	}
 	if len(t.Pods) == 0 && len(t.Skipped) == 0 {
-		return t, fmt.Errorf("no pods found for %s%s", strings.Join(q.Args, " "), q.Where())
+		return t, noPods(ctx, client, q)
 	}
 	return t, nil
+}
+
+// direct reports whether the scope names pods only (POD, or every pod of -n/-A/-l), which the
+// client can ask for without the resource builder's discovery round trips.
+func direct(q Scope) bool {
+	return len(q.Args) == 0 || len(q.Args) == 1 && !strings.Contains(q.Args[0], "/") && q.Selector == "" && !q.AllNamespaces
+}
+
+func podsDirect(ctx context.Context, client kubernetes.Interface, q Scope) ([]corev1.Pod, error) {
+	ns := q.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	if len(q.Args) == 1 {
+		p, err := client.CoreV1().Pods(ns).Get(ctx, q.Args[0], metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return []corev1.Pod{*p}, nil
+	}
+	if q.AllNamespaces {
+		ns = metav1.NamespaceAll
+	}
+	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: q.Selector})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// podsByBuilder resolves workloads and TYPE/NAME arguments the way kubectl does.
+func podsByBuilder(ctx context.Context, getter genericclioptions.RESTClientGetter, client kubernetes.Interface, q Scope) ([]corev1.Pod, error) {
+	args := q.Args
+	if len(args) == 1 && !strings.Contains(args[0], "/") {
+		args = []string{"pods", args[0]} // `inspect POD`, as kubectl exec and logs take it
+	}
+	r := resource.NewBuilder(getter).
+		WithScheme(scheme.Scheme, scheme.Scheme.PrioritizedVersionsAllGroups()...).
+		NamespaceParam(q.Namespace).DefaultNamespace().AllNamespaces(q.AllNamespaces).
+		LabelSelectorParam(q.Selector).
+		ResourceTypeOrNameArgs(true, args...).
+		ContinueOnError().Latest().Flatten().
+		Do()
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	infos, err := r.Infos()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var pods []corev1.Pod
+	for _, info := range infos {
+		found, err := podsOf(ctx, client, info.Object)
+		if err != nil {
+			return nil, fmt.Errorf("failed to list the pods of %s %s/%s: %w", info.Mapping.Resource.Resource, info.Namespace, info.Name, err)
+		}
+		for _, p := range found {
+			if k := p.Namespace + "/" + p.Name; !seen[k] {
+				seen[k] = true
+				pods = append(pods, p)
+			}
+		}
+	}
+	return pods, nil
+}
+
+// noPods says that the scope matched no pod, and whether its namespace exists: `-n nosuchns`
+// and an empty namespace look the same to a list.
+func noPods(ctx context.Context, client kubernetes.Interface, q Scope) error {
+	msg := "no pods found"
+	if len(q.Args) > 0 {
+		msg += " for " + strings.Join(q.Args, " ")
+	}
+	if q.Selector != "" {
+		msg += " matching -l " + q.Selector
+	}
+	msg += q.Where()
+	if q.AllNamespaces || q.Namespace == "" {
+		return errors.New(msg)
+	}
+	_, err := client.CoreV1().Namespaces().Get(ctx, q.Namespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%s: namespace %s does not exist (kubectl get namespaces lists them)", msg, q.Namespace)
+	case err == nil:
+		return fmt.Errorf("%s: the namespace exists but has no such pods; check the names and -l, or pass -A", msg)
+	}
+	return errors.New(msg) // whether it exists is not ours to know (get namespaces forbidden)
 }
 
 // Where says where the scope looks, for messages: " in namespace shop", " in any namespace".

@@ -161,8 +161,13 @@ func MatchHost(host, name string) bool {
 }
 
 // CallsHost reports whether a pod's report shows traffic to host: a destination for it that
-// some signal other than the proxy's configuration saw.
+// some signal other than the proxy's configuration saw. A gateway or waypoint (any proxy type
+// but sidecar) calls no host of its own: what it sends out is its clients' traffic, which a
+// fix routes to it.
 func CallsHost(r PodReport, host string) bool {
+	if r.Facts.ProxyType != "" && r.Facts.ProxyType != ProxySidecar {
+		return false
+	}
 	for _, d := range r.Destinations {
 		if !DestinationOf(host, d) {
 			continue
@@ -325,7 +330,7 @@ func checkCluster(host string, fix Fix, fixedAt, now time.Time, e hostEvidence) 
 			return coverObservedPorts(c, host, fix, e)
 		}
 		c := Check{Name: CheckCluster, Status: CheckFail, Detail: "no egress gateway route"}
-		c.Reason = notPushed(host, fixedAt, now, "the VirtualService that routes "+host+" to the egress gateway",
+		c.Reason = notPushed(host, fixedAt, now, "the route (VirtualService, or HTTPRoute/TLSRoute) that sends "+host+" to the egress gateway",
 			"run kubectl egress route-via-gateway "+host)
 		return c
 	}

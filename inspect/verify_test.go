@@ -334,6 +334,11 @@ func TestCallsHostAndMatchHost(t *testing.T) {
 			t.Errorf("CallsHost(%q) = %v, want %v", tt.host, got, tt.want)
 		}
 	}
+	// A gateway's proxy sends out its clients' calls: it is not a caller of the host.
+	rep.Facts.ProxyType = ProxyRouter
+	if CallsHost(rep, "api.example.com") {
+		t.Errorf("CallsHost on a router = true, want false")
+	}
 }
 
 func TestPrintVerificationTable(t *testing.T) {
@@ -442,5 +447,46 @@ func TestVerifyAlias(t *testing.T) {
 				t.Errorf("checks %v", v.Pods[0].Checks)
 			}
 		})
+	}
+}
+
+// The Gateway API egress gateway as istiod renders it on the sidecar (a real dump): verify
+// infers the gateway fix from the routes to the Service istiod deployed for each Gateway and
+// passes the cluster check on them, for the HTTP host and the TLS one.
+func TestVerifyGatewayAPIDump(t *testing.T) {
+	rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: readFile(t, "../fixtures/samples/istiod/gateway-api-egress.json")}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, gateway := range map[string]string{
+		"edition.cnn.com":   "egress-edition-cnn-com-istio.demo.svc.cluster.local",
+		"www.wikipedia.org": "egress-www-wikipedia-org-istio.demo.svc.cluster.local",
+	} {
+		v := Verify(VerifyRequest{Host: host}, []ProxyState{{Report: rep}})
+		if v.Fix != FixEgressGateway {
+			t.Errorf("%s: inferred fix %s, want %s", host, v.Fix, FixEgressGateway)
+		}
+		for _, c := range v.Pods[0].Checks {
+			if c.Name == CheckCluster && (c.Status != CheckPass || c.Detail != "routed to "+gateway) {
+				t.Errorf("%s: cluster check %s %q, want pass routed to %s", host, c.Status, c.Detail, gateway)
+			}
+		}
+	}
+}
+
+// The proxy type comes from the node id of real proxies' bootstraps (Istio's own testdata): a
+// sidecar calls hosts, a waypoint carries other pods' calls and is no caller.
+func TestProxyTypeFromRealBootstraps(t *testing.T) {
+	for file, want := range map[string]string{
+		"configdump-1.5-istio-testdata-compare-envoyconfigdump2020.json": ProxySidecar,
+		"configdump-1.21-istio-testdata-proxyconfig-waypoint.json":       "waypoint",
+	} {
+		rep, err := Inspect(Sources{Pod: curlPod, ConfigDump: readFile(t, "../fixtures/real/"+file)}, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Facts.ProxyType != want {
+			t.Errorf("%s: proxy type %q, want %q", file, rep.Facts.ProxyType, want)
+		}
 	}
 }

@@ -53,11 +53,13 @@ func TestRBACGrantsWhatCaveatsSay(t *testing.T) {
 		resources   []string
 		verbs       []string
 	}{
-		{"kubectl-egress-inspect", "", []string{"pods"}, []string{"get", "list"}},
-		{"kubectl-egress-inspect", "", []string{"pods/portforward"}, []string{"create"}},
-		{"kubectl-egress-inspect", "", []string{"pods/log"}, []string{"get"}},
-		{"kubectl-egress-inspect", "networking.istio.io", append(istio, "sidecars"), []string{"get", "list"}},
-		{"kubectl-egress-fix", "networking.istio.io", istio, []string{"create", "patch", "delete"}},
+		{"kubectl-egress-read", "", []string{"pods", "services", "namespaces"}, []string{"get", "list"}},
+		{"kubectl-egress-read", "", []string{"pods/portforward"}, []string{"get", "create"}},
+		{"kubectl-egress-read", "", []string{"pods/log"}, []string{"get"}},
+		{"kubectl-egress-read", "networking.istio.io", append(istio, "sidecars"), []string{"get", "list"}},
+		{"kubectl-egress-write", "networking.istio.io", istio, []string{"create", "patch", "update", "delete"}},
+		{"kubectl-egress-read", "gateway.networking.k8s.io", []string{"gatewayclasses", "gateways", "httproutes", "tlsroutes"}, []string{"get", "list"}},
+		{"kubectl-egress-write", "gateway.networking.k8s.io", []string{"gateways", "httproutes", "tlsroutes"}, []string{"create", "patch", "update", "delete"}},
 		{"kubectl-egress-mesh-config", "", []string{"configmaps"}, []string{"get"}},
 	}
 	for _, w := range wants {
@@ -69,8 +71,15 @@ func TestRBACGrantsWhatCaveatsSay(t *testing.T) {
 			}
 		}
 	}
-	if allows(rules["kubectl-egress-inspect"], "networking.istio.io", "serviceentries", "create") {
-		t.Error("kubectl-egress-inspect must stay read-only")
+	for _, verb := range []string{"create", "patch", "update", "delete"} {
+		if allows(rules["kubectl-egress-read"], "networking.istio.io", "serviceentries", verb) {
+			t.Errorf("kubectl-egress-read must stay read-only, not %s", verb)
+		}
+	}
+	for role, rs := range rules {
+		if allows(rs, "", "secrets", "get") || allows(rs, "", "secrets", "list") {
+			t.Errorf("%s reads Secrets", role)
+		}
 	}
 }
 

@@ -25,6 +25,15 @@ func TestGatewayOptionsValidate(t *testing.T) {
 		{"timeout in passthrough", func(o *GatewayOptions) { o.Timeout = time.Second }, "--timeout and --retries need --tls-origination: in TLS passthrough the gateway cannot read the requests"},
 		{"retries in passthrough", func(o *GatewayOptions) { o.RetriesSet = true }, "--timeout and --retries need --tls-origination: in TLS passthrough the gateway cannot read the requests"},
 		{"no host", func(o *GatewayOptions) { o.Host = "" }, "no host given: name the external host, e.g. httpbin.org"},
+		{"Gateway API", func(o *GatewayOptions) { o.API = "gateway" }, ""},
+		{"classic", func(o *GatewayOptions) { o.API = "istio" }, ""},
+		{"unknown API", func(o *GatewayOptions) { o.API = "gamma" }, `invalid --api "gamma": use gateway or istio`},
+		{"Gateway API with origination", func(o *GatewayOptions) { o.API, o.TLSOrigination = "gateway", true },
+			"--tls-origination and --lock are written for the classic egress gateway only: use --api istio"},
+		{"Gateway API with --lock", func(o *GatewayOptions) { o.API, o.Lock = "gateway", true },
+			"--tls-origination and --lock are written for the classic egress gateway only: use --api istio"},
+		{"Gateway API with a classic gateway named", func(o *GatewayOptions) { o.API, o.Gateway = "gateway", "egress/egress-gw" },
+			"--gateway names a classic egress gateway's Service; with --api gateway istiod deploys a gateway for the host in the namespace: drop --gateway, or use --api istio"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

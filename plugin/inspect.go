@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 )
 
 // InspectOptions is `kubectl egress inspect`.
@@ -21,6 +22,7 @@ type InspectOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 
 	proxyFlags
+	prom prometheusFlags
 
 	Args      []string
 	Namespace string
@@ -31,6 +33,7 @@ type InspectOptions struct {
 	Endpoints bool
 	Pods      bool
 	All       bool
+	ShowPaths bool
 
 	now func() time.Time
 	genericiooptions.IOStreams
@@ -69,7 +72,13 @@ or bypassed, and the fix it recommends.`,
   kubectl egress inspect --file ./captures/
 
   # A reachable Envoy admin API
-  kubectl egress inspect --admin-url http://127.0.0.1:15000`,
+  kubectl egress inspect --admin-url http://127.0.0.1:15000
+
+  # The whole mesh from Prometheus, then the pods whose TLS hosts it cannot name
+  kubectl egress inspect -A --prometheus http://prometheus.example:9090 --since 1h --then-forward
+
+  # An in-cluster Prometheus, through the API server's service proxy
+  kubectl egress inspect -A --prometheus-service istio-system/prometheus:9090`,
 		ValidArgsFunction: CompleteTarget(configFlags),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -90,6 +99,8 @@ or bypassed, and the fix it recommends.`,
 	fs.BoolVar(&o.Endpoints, "endpoints", o.Endpoints, "Print the sidecars' endpoints instead of destinations")
 	fs.BoolVar(&o.Pods, "pods", o.Pods, "Print each proxy's facts (Istio version, outbound mode, access logging, exclusions) instead of destinations")
 	fs.BoolVar(&o.All, "all", o.All, "With --clusters or --endpoints: every cluster, not only egress ones")
+	fs.BoolVar(&o.ShowPaths, "show-paths", o.ShowPaths, "Show the HTTP request paths and query strings the access logs name (-o json|yaml|wide); off by default, as they can hold tokens")
+	o.prom.addFlags(fs)
 	return cmd
 }
 
@@ -134,6 +145,12 @@ func (o *InspectOptions) Validate() error {
 	if o.All && !o.Clusters && !o.Endpoints {
 		return fmt.Errorf("--all goes with --clusters or --endpoints")
 	}
+	if err := o.prom.validate(); err != nil {
+		return err
+	}
+	if o.prom.set() && (o.offline() || len(o.Args) > 0 || o.Selector != "" || views > 0) {
+		return fmt.Errorf("--prometheus answers for a namespace (-n) or the mesh (-A) from metrics: drop the pod, -l, --file, --admin-url, --clusters, --endpoints and --pods")
+	}
 	return o.proxyFlags.validate()
 }
 
@@ -147,12 +164,20 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(reading.Pods) == 0 && len(reading.Skipped) > 0 && ctx.Err() == nil {
+		return nothingReadable(reading.Skipped)
+	}
 	if err := o.print(reading.Report); err != nil {
 		return err
 	}
+	o.notePrometheus(reading.Report)
 	printSkipped(o.ErrOut, reading.Skipped)
 	o.warnAccessLogOff(reading.Report)
 	printPodErrors(o.ErrOut, reading.Report)
+	if ctx.Err() != nil {
+		read := len(reading.Pods)
+		return fmt.Errorf("%w: the report covers the %d of %d pods read before the interrupt", ErrInterrupted, read, read+reading.Unread)
+	}
 	if failed := reading.Failed(); failed > 0 {
 		return fmt.Errorf("%w: %d of %d pods", ErrPartial, failed, len(reading.Report.Pods))
 	}
@@ -171,8 +196,8 @@ func (o *InspectOptions) warnAccessLogOff(r inspect.Report) {
 			continue
 		}
 		seen[p.Namespace] = true
-		fmt.Fprintf(o.ErrOut, "warning: access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
-			p.Key(), p.AccessLoggingReason, p.EnableAccessLogging)
+		warning.Printf(o.ErrOut, "access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
+			p.Key(), p.AccessLoggingReason, strings.TrimSuffix(p.EnableAccessLogging, "\n"))
 	}
 }
 
@@ -182,6 +207,8 @@ func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {
 		return inspect.ReadFiles(o.Files, o.Read, o.now())
 	case o.AdminURL != "":
 		return inspect.ReadAdminURL(ctx, o.AdminURL, o.Read, o.now())
+	case o.prom.set():
+		return o.readPrometheus(ctx)
 	}
 	r, err := inspect.NewReader(o.configFlags, o.Read)
 	if err != nil {
@@ -189,6 +216,53 @@ func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {
 	}
 	r.Now, r.Progress = o.now, o.progress()
 	return r.Read(ctx, inspect.Scope{Args: o.Args, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector})
+}
+
+// readPrometheus answers from Prometheus, then, with --then-forward, reads the pods whose
+// passthrough or blocked traffic it could not name.
+func (o *InspectOptions) readPrometheus(ctx context.Context) (inspect.Reading, error) {
+	api, _, err := o.prom.api(o.configFlags)
+	if err != nil {
+		return inspect.Reading{}, err
+	}
+	q := inspect.PrometheusQuery{Since: o.Read.Since}
+	if !o.AllNamespaces {
+		q.Namespace = o.Namespace
+	}
+	p, err := inspect.ReadPrometheus(ctx, api, q, o.now())
+	if err != nil {
+		return inspect.Reading{}, err
+	}
+	reading := inspect.Reading{Pods: p.Workloads, Report: inspect.Aggregate(p.Workloads)}
+	src := &inspect.PrometheusSource{Window: o.Read.Since.String(), Limits: inspect.PrometheusLimits, Warnings: p.Warnings}
+	if o.prom.ThenForward && len(p.Gaps) > 0 {
+		r, err := inspect.NewReader(o.configFlags, o.Read)
+		if err != nil {
+			return inspect.Reading{}, err
+		}
+		r.Now, r.Progress = o.now, o.progress()
+		if reading, err = r.FillFromPods(ctx, p); err != nil {
+			return inspect.Reading{}, err
+		}
+		for _, pod := range reading.Pods {
+			src.Forwarded = append(src.Forwarded, pod.Pod.Key())
+		}
+	}
+	reading.Report.Prometheus = src
+	return reading, nil
+}
+
+// notePrometheus says, under a table, what a report from Prometheus cannot tell.
+func (o *InspectOptions) notePrometheus(r inspect.Report) {
+	if r.Prometheus == nil || o.Output == "json" || o.Output == "yaml" {
+		return
+	}
+	for _, l := range r.Prometheus.Limits {
+		fmt.Fprintf(o.ErrOut, "note: from Prometheus, %s\n", l)
+	}
+	if len(r.Prometheus.Forwarded) > 0 {
+		fmt.Fprintf(o.ErrOut, "note: read through port-forwards to fill the gaps: %s\n", strings.Join(r.Prometheus.Forwarded, ", "))
+	}
 }
 
 // progress draws "inspecting N/M pods" on stderr when it is a terminal, and nothing otherwise.
@@ -209,6 +283,9 @@ func (o *InspectOptions) progress() inspect.Progress {
 }
 
 func (o *InspectOptions) print(r inspect.Report) error {
+	if !o.ShowPaths {
+		r = r.WithoutRequests()
+	}
 	switch {
 	case o.Output == "json" || o.Output == "yaml":
 		return inspect.PrintReport(o.Out, r, o.Output)
@@ -222,6 +299,24 @@ func (o *InspectOptions) print(r inspect.Report) error {
 	return inspect.PrintReport(o.Out, r, o.Output)
 }
 
+// nothingReadable is the error of a scope whose every pod was skipped: the first one's reason,
+// with what to do about it.
+func nothingReadable(skipped []inspect.Skipped) error {
+	s := skipped[0]
+	what := fmt.Sprintf("pod %s: %s", s.Pod.Key(), s.Reason)
+	if len(skipped) > 1 {
+		what = fmt.Sprintf("none of the %d matching pods can be read (%s, …)", len(skipped), what)
+	}
+	todo := "pick pods that run a sidecar"
+	switch {
+	case strings.HasPrefix(s.Reason, "not running"), s.Reason == "terminating":
+		todo = "wait until it runs (kubectl get pod " + s.Pod.Name + " -n " + s.Pod.Namespace + "), or pick a running pod"
+	case strings.Contains(s.Reason, "sidecar"):
+		todo = "inject one (label the namespace istio-injection=enabled, then restart the pod), or pick a pod that has one"
+	}
+	return fmt.Errorf("%s: %s", what, todo)
+}
+
 // printSkipped says which matched pods were not read, and why.
 func printSkipped(w io.Writer, skipped []inspect.Skipped) {
 	for _, s := range skipped {
@@ -233,7 +328,7 @@ func printSkipped(w io.Writer, skipped []inspect.Skipped) {
 func printPodErrors(w io.Writer, r inspect.Report) {
 	for _, p := range r.Pods {
 		for _, e := range p.Errors {
-			fmt.Fprintf(w, "Warning: %s\n", e)
+			warning.Printf(w, "%s", e)
 		}
 	}
 }

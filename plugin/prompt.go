@@ -55,7 +55,8 @@ func (p *linePrompt) readLine() (string, error) {
 		return a.line, a.err
 	case <-interrupt:
 		fmt.Fprintln(p.out)
-		return "", errAborted
+		// An interrupt, whichever of this handler and the command's context hears it first.
+		return "", fmt.Errorf("%w (%w)", errAborted, ErrInterrupted)
 	}
 }
 

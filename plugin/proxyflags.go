@@ -37,6 +37,7 @@ func addReadFlags(fs *pflag.FlagSet, r *inspect.ReadConfig) {
 	fs.DurationVar(&r.Caps.Timeout, "admin-timeout", r.Caps.Timeout, "Longest wait for one admin response")
 	fs.Int64Var(&r.Caps.MaxBytes, "max-bytes", r.Caps.MaxBytes, "Largest admin response read from one sidecar")
 	fs.Int64Var(&r.MaxLogBytes, "max-log-bytes", r.MaxLogBytes, "Largest access log read from one sidecar (0: no cap)")
+	fs.BoolVar(&r.ViaPodsProxy, "via-pods-proxy", r.ViaPodsProxy, "Read each sidecar's admin API through the API server's pods/proxy (multiplexed requests, no port-forward); the API server must reach pod IPs, and RBAC must allow get on pods/proxy")
 	fs.StringVar(&r.LogFormat, "log-format", r.LogFormat, "Access-log format to read logs by, before the proxy's own and Istio's defaults: an Envoy format string, or a JSON object of keys to %OPERATORS%")
 }
 

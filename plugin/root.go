@@ -6,13 +6,16 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 // clock is what every command reads the time from: when sources were read, ages in tables.
@@ -21,6 +24,12 @@ var clock = time.Now
 
 // ErrPartial marks a run that printed its result but could not read every target.
 var ErrPartial = errors.New("some targets could not be read")
+
+// ErrInterrupted marks a run stopped by Ctrl-C or SIGTERM, after it printed what it had.
+var ErrInterrupted = errors.New("interrupted")
+
+// ExitInterrupted is the exit code of a run stopped by a signal, as a shell reports Ctrl-C.
+const ExitInterrupted = 130
 
 // NewCmdEgress returns the root command, `kubectl egress`.
 func NewCmdEgress(streams genericiooptions.IOStreams) *cobra.Command {
@@ -59,18 +68,36 @@ origination or egress gateway routing) and verifies it on the proxy.`,
 	return cmd
 }
 
-// Execute runs the root command with args and returns the process exit code: 0 on success,
-// 1 on failure, 2 when the run was partial (some targets failed, the rest were printed).
+// Execute runs the root command with args and no signal handling; see ExecuteContext.
 func Execute(streams genericiooptions.IOStreams, args []string) int {
+	return ExecuteContext(context.Background(), streams, args)
+}
+
+// ExecuteContext runs the root command with args and returns the process exit code: 0 on
+// success, 1 on failure, 2 when the run was partial (some targets failed, the rest were
+// printed), 130 when ctx was cancelled (Ctrl-C, SIGTERM) and the run stopped early: applies are
+// rolled back, reads print what they had.
+func ExecuteContext(ctx context.Context, streams genericiooptions.IOStreams, args []string) int {
+	// Istio's validation library hands klog to its own logger, which writes to stdout, and
+	// client-go logs what it also returns ("couldn't get current server API group list", a
+	// port-forward's broken streams): its lines would land in the data or repeat the one error
+	// line each problem gets.
+	klog.SetLogger(logr.Discard())
 	cmd := NewCmdEgress(streams)
 	cmd.SetArgs(args)
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	err := cmd.Execute()
+	err := unreachableError(cmd.ExecuteContext(ctx))
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, ErrInterrupted) || ctx.Err() != nil:
+		if errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: nothing was changed", ErrInterrupted) // client-go's "context canceled", mid-request
+		}
+		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		return ExitInterrupted
 	case errors.Is(err, ErrPartial):
 		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 		return 2

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubectl-egress/kubectl-egress/fixflow"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
+	"github.com/kubectl-egress/kubectl-egress/internal/warning"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
@@ -107,7 +108,7 @@ func (o *TLSOriginationOptions) Run(ctx context.Context) error {
 	}
 	if o.CACert != "" {
 		if _, err := os.Stat(o.CACert); err == nil {
-			fmt.Fprintf(o.ErrOut, "Warning: --ca-cert %s is read by the proxies, from their own file system, not from this machine\n", o.CACert)
+			warning.Printf(o.ErrOut, "--ca-cert %s is read by the proxies, from their own file system, not from this machine", o.CACert)
 		}
 	}
 	sel, _ := selectorLabels(o.Selector)

@@ -51,28 +51,6 @@ func Gather(ctx context.Context, getter genericclioptions.RESTClientGetter, pods
 	if istioNS == "" {
 		istioNS = "istio-system"
 	}
-	cms, err := client.CoreV1().ConfigMaps(istioNS).List(ctx, metav1.ListOptions{})
-	switch {
-	case apierrors.IsForbidden(err):
-		in.Warnings = append(in.Warnings, fmt.Sprintf("cannot list the mesh ConfigMaps in %s (forbidden): the mesh config's mode is shown as Istio's default; bind kubectl-egress-mesh-config from docs/rbac.yaml", istioNS))
-	case err != nil:
-		return in, fmt.Errorf("failed to list the mesh ConfigMaps in %s: %w", istioNS, err)
-	default:
-		for _, cm := range cms.Items {
-			rev, ok := ConfigMapRevision(cm.Name)
-			y, hasMesh := cm.Data["mesh"]
-			if !ok || !hasMesh {
-				continue
-			}
-			mc, err := ParseMeshConfig(rev, istioNS+"/"+cm.Name, y)
-			if err != nil {
-				in.Warnings = append(in.Warnings, err.Error())
-				continue
-			}
-			in.MeshConfigs[rev] = mc
-		}
-	}
-
 	namespaces := map[string]bool{}
 	for _, p := range pods {
 		namespaces[p.Pod.Namespace] = true
@@ -84,6 +62,31 @@ func Gather(ctx context.Context, getter genericclioptions.RESTClientGetter, pods
 			continue
 		}
 		in.NamespaceLabels[ns] = n.Labels
+	}
+	// The mesh ConfigMaps are read by name, one per revision the pods belong to, never listed:
+	// the plugin reads no other ConfigMap (docs/rbac.yaml grants get only).
+	for _, rev := range in.revisions() {
+		name := meshConfigMapName(rev)
+		cm, err := client.CoreV1().ConfigMaps(istioNS).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case apierrors.IsForbidden(err):
+			in.Warnings = append(in.Warnings, fmt.Sprintf("cannot read the mesh ConfigMap %s/%s (forbidden): the mesh config's mode is shown as Istio's default; bind kubectl-egress-mesh-config from docs/rbac.yaml", istioNS, name))
+			continue
+		case err != nil:
+			return in, fmt.Errorf("failed to read the mesh ConfigMap %s/%s: %w", istioNS, name, err)
+		}
+		y, hasMesh := cm.Data["mesh"]
+		if !hasMesh {
+			continue
+		}
+		mc, err := ParseMeshConfig(rev, istioNS+"/"+cm.Name, y)
+		if err != nil {
+			in.Warnings = append(in.Warnings, err.Error())
+			continue
+		}
+		in.MeshConfigs[rev] = mc
 	}
 	root := in.MeshConfigOf(DefaultRevision).RootNamespace
 	scope := slices.Sorted(maps.Keys(namespaces))
@@ -179,4 +182,27 @@ func gatewayPods(ctx context.Context, client kubernetes.Interface, ref string, w
 func cutRef(ref string) (string, string, bool) {
 	ns, name, ok := strings.Cut(ref, "/")
 	return ns, name, ok && ns != "" && name != "" && !strings.Contains(name, "/")
+}
+
+// revisions are the control-plane revisions of the pods (their own label, or their namespace's),
+// the default revision first.
+func (in Inputs) revisions() []string {
+	seen := map[string]bool{DefaultRevision: true}
+	out := []string{DefaultRevision}
+	for _, p := range in.Pods {
+		if r := in.RevisionOf(p.Pod); !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// meshConfigMapName is the ConfigMap that holds a revision's mesh config, the inverse of
+// ConfigMapRevision.
+func meshConfigMapName(revision string) string {
+	if revision == DefaultRevision {
+		return "istio"
+	}
+	return "istio-" + revision
 }

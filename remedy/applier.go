@@ -3,9 +3,7 @@ package remedy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
@@ -18,11 +16,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 var (
-	servicesGVR = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-	podsGVR     = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	servicesGVR       = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	podsGVR           = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gatewayClassesGVR = schema.GroupVersionResource{Group: GatewayAPIGroup, Version: "v1", Resource: "gatewayclasses"}
 )
 
 // Applier does the I/O of a fix against one API server: reads what exists, previews, applies
@@ -31,27 +31,36 @@ var (
 type Applier struct {
 	client     dynamic.Interface
 	apiVersion string
+	gatewayAPI GatewayAPI
 }
 
-// Connect asks the API server which networking.istio.io version it serves and returns the
-// Applier for it; it fails with ErrIstioCRDsAbsent when Istio is not installed.
+// Connect asks the API server which networking.istio.io version it serves, and what of the
+// Gateway API, and returns the Applier for it; it fails with ErrIstioCRDsAbsent when Istio is
+// not installed.
 func Connect(client dynamic.Interface, d discovery.DiscoveryInterface) (*Applier, error) {
 	v, err := DiscoverNetworking(d)
 	if err != nil {
 		return nil, err
 	}
-	return &Applier{client: client, apiVersion: v}, nil
+	g, err := DiscoverGatewayAPI(d)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{client: client, apiVersion: v, gatewayAPI: g}, nil
 }
 
 // APIVersion is the networking.istio.io version to plan with (Target.APIVersion).
 func (a *Applier) APIVersion() string { return a.apiVersion }
+
+// GatewayAPI is what the cluster serves of the Gateway API.
+func (a *Applier) GatewayAPI() GatewayAPI { return a.gatewayAPI }
 
 // Existing reads what the guards compare a plan with: ServiceEntries and Services of every
 // namespace (only namespace's when listing all is forbidden, with a warning), and the
 // DestinationRules, VirtualServices and Gateways of namespace.
 func (a *Applier) Existing(ctx context.Context, namespace string) (Existing, error) {
 	var ex Existing
-	ses, warn, err := a.listWide(ctx, a.gvr("ServiceEntry"), namespace)
+	ses, warn, err := a.listWide(ctx, a.gvr(NetworkingGroup, "ServiceEntry"), namespace)
 	if err != nil {
 		return ex, err
 	}
@@ -72,12 +81,12 @@ func (a *Applier) Existing(ctx context.Context, namespace string) (Existing, err
 		return ex, err
 	}
 	for _, kind := range []string{"DestinationRule", "VirtualService", "Gateway", "Sidecar", "Telemetry"} {
-		list, err := a.client.Resource(a.gvr(kind)).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		list, err := a.client.Resource(a.gvr("", kind)).Namespace(namespace).List(ctx, metav1.ListOptions{})
 		if kind == "Telemetry" && apierrors.IsNotFound(err) {
 			continue // telemetry.istio.io/v1 is served from Istio 1.22
 		}
 		if err != nil {
-			return ex, fmt.Errorf("failed to list %s in namespace %s: %w", a.gvr(kind).Resource, namespace, err)
+			return ex, fmt.Errorf("failed to list %s in namespace %s: %w", a.gvr("", kind).Resource, namespace, err)
 		}
 		switch kind {
 		case "DestinationRule":
@@ -95,11 +104,61 @@ func (a *Applier) Existing(ctx context.Context, namespace string) (Existing, err
 			return ex, err
 		}
 	}
-	return ex, nil
+	return ex, a.existingGatewayAPI(ctx, namespace, &ex)
 }
 
-func (a *Applier) gvr(kind string) schema.GroupVersionResource {
-	gvr, _ := gvrFor(apiVersionOf(kind, a.apiVersion), kind)
+// existingGatewayAPI reads the GatewayClasses and the namespace's Gateways and routes of the
+// Gateway API, as far as the cluster serves them.
+func (a *Applier) existingGatewayAPI(ctx context.Context, namespace string, ex *Existing) error {
+	ex.GatewayAPI = a.gatewayAPI
+	if !a.gatewayAPI.Served() {
+		return nil
+	}
+	// Forbidden is not fatal: every fix reads these, and only the Gateway API form needs them
+	// (GatewayClasses are cluster-scoped, out of reach of a RoleBinding).
+	classes, err := a.client.Resource(gatewayClassesGVR).List(ctx, metav1.ListOptions{})
+	switch {
+	case apierrors.IsForbidden(err):
+		ex.GatewayAPIUnread = append(ex.GatewayAPIUnread, gatewayClassesGVR.Resource)
+	case err != nil:
+		return fmt.Errorf("failed to list gatewayclasses: %w", err)
+	default:
+		if ex.GatewayClasses, err = decodeAll[gatewayv1.GatewayClass](classes.Items); err != nil {
+			return err
+		}
+	}
+	for _, kind := range []string{"Gateway", "HTTPRoute", "TLSRoute"} {
+		if !a.gatewayAPI.serves(kind) {
+			continue
+		}
+		gvr := a.gvr(GatewayAPIGroup, kind)
+		list, err := a.client.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
+		if apierrors.IsForbidden(err) {
+			ex.GatewayAPIUnread = append(ex.GatewayAPIUnread, gvr.Resource)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("failed to list %s.%s in namespace %s: %w", gvr.Resource, gvr.Group, namespace, err)
+		}
+		switch kind {
+		case "Gateway":
+			ex.KubeGateways, err = decodeAll[gatewayv1.Gateway](list.Items)
+		case "HTTPRoute":
+			ex.HTTPRoutes, err = decodeAll[gatewayv1.HTTPRoute](list.Items)
+		case "TLSRoute":
+			ex.TLSRoutes, err = decodeAll[gatewayv1.TLSRoute](list.Items)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gvr is where the applier reads and writes kind of group ("" as for infoOf).
+func (a *Applier) gvr(group, kind string) schema.GroupVersionResource {
+	k, _ := infoOf(group, kind)
+	gvr, _ := gvrFor(k.apiVersion(a.apiVersion), k.Kind)
 	return gvr
 }
 
@@ -136,6 +195,18 @@ func decodeAll[T any](items []unstructured.Unstructured) ([]*T, error) {
 		out = append(out, obj)
 	}
 	return out, nil
+}
+
+// HasEgressGateway tells whether the classic egress gateway's Service namespace/name exists.
+func (a *Applier) HasEgressGateway(ctx context.Context, namespace, name string) (bool, error) {
+	_, err := a.client.Resource(servicesGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("failed to read egress gateway service %s/%s: %w", namespace, name, err)
+	}
+	return true, nil
 }
 
 // EgressGateway reads the egress gateway's Service namespace/name and the labels of the pods of
@@ -178,6 +249,8 @@ type applied struct {
 	gvr      schema.GroupVersionResource
 	obj      *unstructured.Unstructured
 	previous *unstructured.Unstructured
+	// inFlight is an object whose apply an interrupt cut: it may or may not have landed.
+	inFlight bool
 }
 
 // Apply sends one plan: ApplyAll with that plan alone.
@@ -188,7 +261,8 @@ func (a *Applier) Apply(ctx context.Context, p *Plan, o ApplyOptions) ([]Result,
 // ApplyAll sends the objects of every plan by server-side apply with field manager
 // kubectl-egress, in order. It is all or nothing across the plans: when one object fails, every
 // object written before it is deleted (or restored to what it was) and the error says what was
-// rolled back. Every object is validated before anything is sent.
+// rolled back. Every object is validated before anything is sent. An interrupt (ctx cancelled:
+// Ctrl-C, SIGTERM) between or during objects rolls back the same way, and says so.
 func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) ([]Result, error) {
 	if o.DryRun == "" {
 		o.DryRun = DryRunNone
@@ -209,6 +283,11 @@ func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) (
 			return nil, err
 		}
 	}
+	if o.DryRun == DryRunNone {
+		if err := a.dryRunSchema(ctx, objs, o.Force); err != nil {
+			return nil, err
+		}
+	}
 	var (
 		results []Result
 		done    []applied
@@ -218,13 +297,18 @@ func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) (
 		if err != nil {
 			return nil, a.rollback(ctx, done, err)
 		}
+		if ctx.Err() != nil {
+			return nil, a.rollback(ctx, done, interrupted("before applying", u))
+		}
 		res := a.client.Resource(gvr).Namespace(u.GetNamespace())
 		previous, err := res.Get(ctx, u.GetName(), metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			previous = nil
+		case err != nil && ctx.Err() != nil:
+			return nil, a.rollback(ctx, done, interrupted("before applying", u))
 		case err != nil:
-			return nil, a.rollback(ctx, done, fmt.Errorf("failed to read %s in namespace %s: %w", Ref(u.GetKind(), u.GetName()), u.GetNamespace(), err))
+			return nil, a.rollback(ctx, done, fmt.Errorf("failed to read %s in namespace %s: %w", refOf(u), u.GetNamespace(), err))
 		}
 		var after *unstructured.Unstructured
 		if o.DryRun == DryRunClient {
@@ -235,8 +319,13 @@ func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) (
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
 			after, err = res.Apply(ctx, u.GetName(), u, opts)
+			if err != nil && ctx.Err() != nil && o.DryRun == DryRunNone {
+				// The request may have reached the server before the interrupt: undo it too.
+				done = append(done, applied{gvr: gvr, obj: u, previous: previous, inFlight: true})
+				return nil, a.rollback(ctx, done, interrupted("while applying", u))
+			}
 			if err != nil {
-				err = fmt.Errorf("failed to apply %s in namespace %s: %w", Ref(u.GetKind(), u.GetName()), u.GetNamespace(), explainApplyError(err))
+				err = fmt.Errorf("failed to apply %s in namespace %s: %w", refOf(u), u.GetNamespace(), explainApplyError(err))
 				if o.DryRun == DryRunNone {
 					return nil, a.rollback(ctx, done, err)
 				}
@@ -247,11 +336,32 @@ func (a *Applier) ApplyAll(ctx context.Context, plans []*Plan, o ApplyOptions) (
 			}
 		}
 		results = append(results, Result{
-			Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
+			Group: gvr.Group, Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
 			Action: action(previous, after, o.DryRun == DryRunClient), DryRun: o.DryRun,
 		})
 	}
 	return results, nil
+}
+
+// dryRunSchema sends the objects Istio's validation does not judge (the Gateway API's, the
+// NetworkPolicy) as a server-side dry run before anything is written: their CRD schema and CEL
+// rules are only known to the API server, and a refusal there must not leave half a fix.
+func (a *Applier) dryRunSchema(ctx context.Context, objs []*unstructured.Unstructured, force bool) error {
+	for _, u := range objs {
+		if k, ok := infoOf(u.GroupVersionKind().Group, u.GetKind()); !ok || k.istio() {
+			continue
+		}
+		gvr, err := gvrFor(u.GetAPIVersion(), u.GetKind())
+		if err != nil {
+			return err
+		}
+		_, err = a.client.Resource(gvr).Namespace(u.GetNamespace()).Apply(ctx, u.GetName(), u,
+			metav1.ApplyOptions{FieldManager: FieldManager, Force: force, DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return fmt.Errorf("the API server rejects %s in namespace %s: %w; nothing was changed", refOf(u), u.GetNamespace(), explainApplyError(err))
+		}
+	}
+	return nil
 }
 
 // checkServed refuses a plan written for a newer networking.istio.io version than the cluster
@@ -261,6 +371,12 @@ func (a *Applier) checkServed(p *Plan) error {
 	if rank[p.APIVersion] > rank[a.apiVersion] {
 		return fmt.Errorf("the plan for %s is written as %s but this cluster serves %s at most (Istio older than 1.22): "+
 			"plan with Target.APIVersion set to the cluster's version", p.Host, p.APIVersion, a.apiVersion)
+	}
+	for _, obj := range p.Objects {
+		if k := kindOf(obj); k.Group == GatewayAPIGroup && !a.gatewayAPI.serves(k.Kind) {
+			return fmt.Errorf("the plan for %s writes a %s, which this cluster does not serve as %s: install the Gateway API CRDs, or use --api istio",
+				p.Host, k.Kind, GatewayAPIVersion)
+		}
 	}
 	return nil
 }
@@ -313,53 +429,4 @@ func stripServerFields(u *unstructured.Unstructured) *unstructured.Unstructured 
 		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
 	}
 	return c
-}
-
-// rollback undoes done in reverse order and returns cause with what was rolled back, or left
-// behind when the rollback itself failed.
-func (a *Applier) rollback(ctx context.Context, done []applied, cause error) error {
-	if len(done) == 0 {
-		return fmt.Errorf("%w; nothing was changed", cause)
-	}
-	var undone, left []string
-	for i := len(done) - 1; i >= 0; i-- {
-		d := done[i]
-		ref := Ref(d.obj.GetKind(), d.obj.GetName())
-		res := a.client.Resource(d.gvr).Namespace(d.obj.GetNamespace())
-		if d.previous == nil {
-			err := res.Delete(ctx, d.obj.GetName(), metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				left = append(left, fmt.Sprintf("%s (delete failed: %v)", ref, err))
-				continue
-			}
-			undone = append(undone, ref+" deleted")
-			continue
-		}
-		if err := restore(ctx, res, d.previous); err != nil {
-			left = append(left, fmt.Sprintf("%s (restore failed: %v)", ref, err))
-			continue
-		}
-		undone = append(undone, ref+" restored")
-	}
-	msg := fmt.Sprintf("%v; rolled back: %s", cause, strings.Join(undone, ", "))
-	if len(undone) == 0 {
-		msg = cause.Error()
-	}
-	if len(left) > 0 {
-		msg += "; rollback failed, left behind: " + strings.Join(left, ", ")
-	}
-	return errors.New(msg)
-}
-
-// restore puts previous back as it was before the apply.
-func restore(ctx context.Context, res dynamic.ResourceInterface, previous *unstructured.Unstructured) error {
-	live, err := res.Get(ctx, previous.GetName(), metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	back := previous.DeepCopy()
-	back.SetManagedFields(nil)
-	back.SetResourceVersion(live.GetResourceVersion())
-	_, err = res.Update(ctx, back, metav1.UpdateOptions{FieldManager: FieldManager})
-	return err
 }

@@ -273,7 +273,7 @@ func TestDiscoverNetworking(t *testing.T) {
 		{"istio 1.22+", []string{NetworkingV1, NetworkingV1beta1, NetworkingV1alpha3}, NetworkingV1, ""},
 		{"istio 1.5-1.21", []string{NetworkingV1beta1, NetworkingV1alpha3}, NetworkingV1beta1, ""},
 		{"istio before 1.5", []string{NetworkingV1alpha3}, NetworkingV1alpha3, ""},
-		{"no istio", nil, "", "Istio CRDs are not installed in this cluster: networking.istio.io/v1 serviceentries not found"},
+		{"no istio", nil, "", "Istio CRDs are not installed in this cluster: networking.istio.io/v1 serviceentries not found; check --context, or install Istio"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,14 +14,14 @@ import (
 // Change is what applying one object of a plan would do: kubectl's action word and the
 // unified diff from the live object to what the server would store ("" when unchanged).
 type Change struct {
-	Kind, Namespace, Name string
+	Group, Kind, Namespace, Name string
 	// Action is ActionCreated, ActionConfigured or ActionUnchanged, as Apply would report it.
 	Action string
 	Diff   string
 }
 
 // Ref is the object as kubectl names it.
-func (c Change) Ref() string { return Ref(c.Kind, c.Name) }
+func (c Change) Ref() string { return Ref(c.Group, c.Kind, c.Name) }
 
 // Preview asks the server what the plan would change: for each object, a server-side dry-run
 // apply compared with the live object, both without managedFields, resourceVersion, status and
@@ -41,7 +41,7 @@ func (a *Applier) Preview(ctx context.Context, p *Plan, force bool) ([]Change, e
 			return nil, err
 		}
 		res := a.client.Resource(gvr).Namespace(u.GetNamespace())
-		ref := Ref(u.GetKind(), u.GetName())
+		ref := refOf(u)
 		live, err := res.Get(ctx, u.GetName(), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			live = nil
@@ -64,7 +64,7 @@ func (a *Applier) Preview(ctx context.Context, p *Plan, force bool) ([]Change, e
 		}
 		name := u.GetNamespace() + "/" + ref
 		changes = append(changes, Change{
-			Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
+			Group: u.GroupVersionKind().Group, Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName(),
 			Action: action(live, planned, false),
 			Diff:   UnifiedDiff("live/"+name, "planned/"+name, before, after),
 		})
@@ -91,7 +91,7 @@ func diffText(u *unstructured.Unstructured) (string, error) {
 	}
 	b, err := yaml.Marshal(stripServerFields(u).Object)
 	if err != nil {
-		return "", fmt.Errorf("failed to render %s as YAML: %w", Ref(u.GetKind(), u.GetName()), err)
+		return "", fmt.Errorf("failed to render %s as YAML: %w", refOf(u), err)
 	}
 	return string(b), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 )
 
 // ErrIstioCRDsAbsent is returned when the cluster serves no networking.istio.io ServiceEntries.
@@ -19,7 +20,9 @@ var ErrIstioCRDsAbsent = errors.New("Istio CRDs are not installed in this cluste
 func DiscoverNetworking(d discovery.DiscoveryInterface) (string, error) {
 	for _, gv := range []string{NetworkingV1, NetworkingV1beta1, NetworkingV1alpha3} {
 		list, err := d.ServerResourcesForGroupVersion(gv)
-		if apierrors.IsNotFound(err) {
+		// A cached discovery client (kubectl's, on disk) answers ErrCacheNotFound for a group the
+		// server does not serve, without asking it.
+		if apierrors.IsNotFound(err) || errors.Is(err, memory.ErrCacheNotFound) {
 			continue
 		}
 		if err != nil {
@@ -39,5 +42,5 @@ func DiscoverNetworking(d discovery.DiscoveryInterface) (string, error) {
 		}
 		return gv, nil
 	}
-	return "", fmt.Errorf("%w: %s serviceentries not found", ErrIstioCRDsAbsent, NetworkingV1)
+	return "", fmt.Errorf("%w: %s serviceentries not found; check --context, or install Istio", ErrIstioCRDsAbsent, NetworkingV1)
 }

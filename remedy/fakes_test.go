@@ -25,7 +25,7 @@ import (
 func newFakeCluster(t *testing.T, apiVersion string, objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	t.Helper()
 	gv, _ := schema.ParseGroupVersion(apiVersion)
-	listKinds := map[schema.GroupVersionResource]string{servicesGVR: "ServiceList", podsGVR: "PodList"}
+	listKinds := map[schema.GroupVersionResource]string{servicesGVR: "ServiceList", podsGVR: "PodList", gatewayClassesGVR: "GatewayClassList"}
 	for _, k := range kinds {
 		kgv := gv
 		if k.Version != "" {
@@ -107,13 +107,20 @@ func failOn(client *dynamicfake.FakeDynamicClient, resource string) {
 	})
 }
 
-// fakeDiscovery serves the given networking.istio.io versions with all four kinds.
+// fakeDiscovery serves the given versions: networking.istio.io ones with every kind a plan
+// writes, GatewayAPIVersion with the Gateway API kinds and GatewayClass.
 func fakeDiscovery(versions ...string) *discoveryfake.FakeDiscovery {
 	d := &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{}}
 	for _, v := range versions {
+		gv, _ := schema.ParseGroupVersion(v)
 		list := &metav1.APIResourceList{GroupVersion: v}
 		for _, k := range kinds {
-			list.APIResources = append(list.APIResources, metav1.APIResource{Name: k.Resource, Kind: k.Kind, Namespaced: true})
+			if k.Group == gv.Group {
+				list.APIResources = append(list.APIResources, metav1.APIResource{Name: k.Resource, Kind: k.Kind, Namespaced: true})
+			}
+		}
+		if v == GatewayAPIVersion {
+			list.APIResources = append(list.APIResources, metav1.APIResource{Name: "gatewayclasses", Kind: "GatewayClass"})
 		}
 		d.Resources = append(d.Resources, list)
 	}

@@ -33,12 +33,12 @@ func GuardOwnership(p *Plan, ex Existing, force bool) error {
 		return nil
 	}
 	for _, obj := range p.Objects {
-		kind := kindOf(obj)
-		for _, live := range ex.objectsOfKind(kind) {
+		k := kindOf(obj)
+		for _, live := range ex.objectsOf(k) {
 			if live.GetNamespace() != obj.GetNamespace() || live.GetName() != obj.GetName() {
 				continue
 			}
-			ref := fmt.Sprintf("%s %s/%s", kind, live.GetNamespace(), live.GetName())
+			ref := fmt.Sprintf("%s %s/%s", k.Kind, live.GetNamespace(), live.GetName())
 			if !isManaged(live.GetLabels()) {
 				return fmt.Errorf("refusing to replace %s: it exists and is not managed by kubectl-egress; "+
 					"remove it, or pass --force to take it over", ref)
@@ -229,40 +229,42 @@ func (p *Plan) serviceEntries() []*networkingv1.ServiceEntry {
 	return out
 }
 
-func (ex Existing) objectsOfKind(kind string) []metav1.Object {
-	var out []metav1.Object
-	switch kind {
-	case "ServiceEntry":
-		for _, o := range ex.ServiceEntries {
-			out = append(out, o)
-		}
-	case "DestinationRule":
-		for _, o := range ex.DestinationRules {
-			out = append(out, o)
-		}
-	case "VirtualService":
-		for _, o := range ex.VirtualServices {
-			out = append(out, o)
-		}
-	case "Gateway":
-		for _, o := range ex.Gateways {
-			out = append(out, o)
-		}
-	case "Sidecar":
-		for _, o := range ex.Sidecars {
-			out = append(out, o)
-		}
-	case "Telemetry":
-		for _, o := range ex.Telemetries {
-			out = append(out, o)
-		}
+// objectsOf are the existing objects of kind k.
+func (ex Existing) objectsOf(k kindInfo) []metav1.Object {
+	switch k.Group + "/" + k.Kind {
+	case NetworkingGroup + "/ServiceEntry":
+		return asObjects(ex.ServiceEntries)
+	case NetworkingGroup + "/DestinationRule":
+		return asObjects(ex.DestinationRules)
+	case NetworkingGroup + "/VirtualService":
+		return asObjects(ex.VirtualServices)
+	case NetworkingGroup + "/Gateway":
+		return asObjects(ex.Gateways)
+	case NetworkingGroup + "/Sidecar":
+		return asObjects(ex.Sidecars)
+	case TelemetryGroup + "/Telemetry":
+		return asObjects(ex.Telemetries)
+	case GatewayAPIGroup + "/Gateway":
+		return asObjects(ex.KubeGateways)
+	case GatewayAPIGroup + "/HTTPRoute":
+		return asObjects(ex.HTTPRoutes)
+	case GatewayAPIGroup + "/TLSRoute":
+		return asObjects(ex.TLSRoutes)
+	}
+	return nil
+}
+
+func asObjects[T metav1.Object](items []T) []metav1.Object {
+	out := make([]metav1.Object, len(items))
+	for i, o := range items {
+		out[i] = o
 	}
 	return out
 }
 
 // finish runs the guards that apply to every plan, then Istio's validation.
 func (p *Plan) finish(ex Existing, t Target) error {
-	slices.SortStableFunc(p.Objects, func(a, b Object) int { return kindOrder(kindOf(a)) - kindOrder(kindOf(b)) })
+	slices.SortStableFunc(p.Objects, func(a, b Object) int { return kindOf(a).order() - kindOf(b).order() })
 	if err := GuardOwnership(p, ex, t.Force); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package remedy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 func serviceEntry(ns, name string, labels map[string]string, exportTo []string, hosts []string, ports ...Port) *networkingv1.ServiceEntry {
@@ -120,6 +122,32 @@ func TestGuardsRefuse(t *testing.T) {
 		{"Istio rejects an unknown protocol", func() (*Plan, error) {
 			return PlanRegister(demo("httpbin.org"), RegisterOptions{Ports: []Port{{8080, "QUIC-ISH"}}}, Existing{})
 		}, []string{"istio rejects ServiceEntry demo/egress-httpbin-org", "unsupported protocol"}},
+		{"Gateway API: CRDs not served", func() (*Plan, error) {
+			return PlanGatewayAPIEgress(demo("edition.cnn.com"), GatewayAPIEgressOptions{}, Existing{})
+		}, []string{"serves no Gateway API", "install the Gateway API CRDs", "--api istio"}},
+		{"Gateway API: no istio GatewayClass", func() (*Plan, error) {
+			ex := gatewayAPIExisting()
+			ex.GatewayClasses = nil
+			return PlanGatewayAPIEgress(demo("edition.cnn.com"), GatewayAPIEgressOptions{}, ex)
+		}, []string{"GatewayClass istio not found", "restart istiod", "--api istio"}},
+		{"Gateway API: TLS without TLSRoute", func() (*Plan, error) {
+			ex := gatewayAPIExisting()
+			ex.GatewayAPI.TLSRoutes = false
+			return PlanGatewayAPIEgress(demo("edition.cnn.com"), GatewayAPIEgressOptions{AppPorts: []Port{{443, "TLS"}}}, ex)
+		}, []string{"needs TLSRoute", "v1.5 or newer", "--api istio"}},
+		{"Gateway API: plain TCP has no host to route by", func() (*Plan, error) {
+			return PlanGatewayAPIEgress(demo("db.example.com"), GatewayAPIEgressOptions{AppPorts: []Port{{5432, "TCP"}}}, gatewayAPIExisting())
+		}, []string{"plain TCP carries no host name", "register it instead"}},
+		{"Gateway API: a timeout is not written in that form", func() (*Plan, error) {
+			t := demo("edition.cnn.com")
+			t.Route.Timeout = 5 * time.Second
+			return PlanGatewayAPIEgress(t, GatewayAPIEgressOptions{AppPorts: []Port{{80, "HTTP"}}}, gatewayAPIExisting())
+		}, []string{"not written in the Gateway API form", "--api istio"}},
+		{"Gateway API: name taken by an unmanaged HTTPRoute", func() (*Plan, error) {
+			ex := gatewayAPIExisting()
+			ex.HTTPRoutes = []*gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "egress-edition-cnn-com-gw"}}}
+			return PlanGatewayAPIEgress(demo("edition.cnn.com"), GatewayAPIEgressOptions{AppPorts: []Port{{80, "HTTP"}}}, ex)
+		}, []string{"refusing to replace HTTPRoute demo/egress-edition-cnn-com-gw", "--force"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

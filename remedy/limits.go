@@ -63,7 +63,7 @@ func LimitsOf(dr *networkingv1.DestinationRule) *inspect.ClusterLimits {
 // ManagedLimits are the connection settings of the DestinationRules kubectl-egress wrote for
 // host in namespace (LimitsOf the first that sets any); nil when none does.
 func (a *Applier) ManagedLimits(ctx context.Context, namespace, host string) (*inspect.ClusterLimits, error) {
-	list, err := a.client.Resource(a.gvr("DestinationRule")).Namespace(namespace).List(ctx, metav1.ListOptions{
+	list, err := a.client.Resource(a.gvr(NetworkingGroup, "DestinationRule")).Namespace(namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: LabelManagedBy + "=" + ManagedByValue,
 	})
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 
 // ManagedObject is one object kubectl-egress wrote, as `kubectl egress list` shows it.
 type ManagedObject struct {
+	// Group is the kind's API group: networking.istio.io, gateway.networking.k8s.io, ...
+	Group     string      `json:"group,omitempty"`
 	Kind      string      `json:"kind"`
 	Namespace string      `json:"namespace"`
 	Name      string      `json:"name"`
@@ -25,7 +27,7 @@ type ManagedObject struct {
 }
 
 // Ref is the object's kubectl name.
-func (m ManagedObject) Ref() string { return Ref(m.Kind, m.Name) }
+func (m ManagedObject) Ref() string { return Ref(m.Group, m.Kind, m.Name) }
 
 // ErrNothingToUndo is returned by Undo when no managed object matches.
 var ErrNothingToUndo = errors.New("no objects managed by kubectl-egress match")
@@ -35,7 +37,10 @@ var ErrNothingToUndo = errors.New("no objects managed by kubectl-egress match")
 func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, error) {
 	var out []ManagedObject
 	for _, k := range kinds {
-		gvr := a.gvr(k.Kind)
+		if k.Group == GatewayAPIGroup && !a.gatewayAPI.serves(k.Kind) {
+			continue // its CRD is not installed: nothing of that kind can be ours
+		}
+		gvr := a.gvr(k.Group, k.Kind)
 		list, err := a.client.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{
 			LabelSelector: LabelManagedBy + "=" + ManagedByValue,
 		})
@@ -54,7 +59,7 @@ func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, 
 				continue // a label selector a fake or proxy ignored must not widen what Undo deletes
 			}
 			out = append(out, ManagedObject{
-				Kind: k.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
+				Group: k.Group, Kind: k.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
 				Host: u.GetAnnotations()[AnnotationHost], Fix: inspect.Fix(u.GetAnnotations()[AnnotationFix]),
 				Created: u.GetCreationTimestamp(),
 			})
@@ -62,7 +67,7 @@ func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, 
 	}
 	slices.SortStableFunc(out, func(x, y ManagedObject) int {
 		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Host, y.Host),
-			cmp.Compare(kindOrder(x.Kind), kindOrder(y.Kind)), cmp.Compare(x.Name, y.Name))
+			cmp.Compare(kindOrder(x.Group, x.Kind), kindOrder(y.Group, y.Kind)), cmp.Compare(x.Name, y.Name))
 	})
 	return out, nil
 }
@@ -117,7 +122,7 @@ func (a *Applier) Undo(ctx context.Context, o UndoOptions) ([]Result, error) {
 	}
 	slices.SortStableFunc(objs, func(x, y ManagedObject) int {
 		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Host, y.Host),
-			cmp.Compare(kindOrder(y.Kind), kindOrder(x.Kind)), cmp.Compare(x.Name, y.Name))
+			cmp.Compare(kindOrder(y.Group, y.Kind), kindOrder(x.Group, x.Kind)), cmp.Compare(x.Name, y.Name))
 	})
 	var (
 		results []Result
@@ -129,13 +134,13 @@ func (a *Applier) Undo(ctx context.Context, o UndoOptions) ([]Result, error) {
 			if o.DryRun == DryRunServer {
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
-			err := a.client.Resource(a.gvr(m.Kind)).Namespace(m.Namespace).Delete(ctx, m.Name, opts)
+			err := a.client.Resource(a.gvr(m.Group, m.Kind)).Namespace(m.Namespace).Delete(ctx, m.Name, opts)
 			if err != nil && !apierrors.IsNotFound(err) {
 				failed = append(failed, fmt.Sprintf("%s in namespace %s: %v", m.Ref(), m.Namespace, err))
 				continue
 			}
 		}
-		results = append(results, Result{Kind: m.Kind, Namespace: m.Namespace, Name: m.Name, Action: ActionDeleted, DryRun: o.DryRun})
+		results = append(results, Result{Group: m.Group, Kind: m.Kind, Namespace: m.Namespace, Name: m.Name, Action: ActionDeleted, DryRun: o.DryRun})
 	}
 	if len(failed) > 0 {
 		return results, fmt.Errorf("failed to delete %s", strings.Join(failed, "; "))

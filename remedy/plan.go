@@ -14,11 +14,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// Object is one typed Istio object of a plan (*networkingv1.ServiceEntry, DestinationRule,
-// VirtualService or Gateway). The spec types are the same for v1 and v1beta1: only the
-// apiVersion written differs, chosen by Plan.APIVersion.
+// Object is one typed object of a plan: Istio's (*networkingv1.ServiceEntry, DestinationRule,
+// VirtualService, Gateway, ...), whose spec types are the same for v1 and v1beta1 (only the
+// apiVersion written differs, chosen by Plan.APIVersion), or the Gateway API's
+// (*gatewayv1.Gateway, HTTPRoute, TLSRoute), always written as gateway.networking.k8s.io/v1.
 type Object interface {
 	metav1.Object
 	runtime.Object
@@ -99,6 +101,16 @@ type Existing struct {
 	Telemetries []*telemetryv1.Telemetry
 	// Services are Kubernetes Services (all namespaces when readable): their HTTP ports matter.
 	Services []*corev1.Service
+	// GatewayAPI is what the cluster serves of the Gateway API; the Gateways (KubeGateways),
+	// HTTPRoutes and TLSRoutes of the target namespace, and the GatewayClasses, are read when
+	// it is served.
+	GatewayAPI     GatewayAPI
+	KubeGateways   []*gatewayv1.Gateway
+	HTTPRoutes     []*gatewayv1.HTTPRoute
+	TLSRoutes      []*gatewayv1.TLSRoute
+	GatewayClasses []*gatewayv1.GatewayClass
+	// GatewayAPIUnread are the Gateway API resources the user may not list (forbidden).
+	GatewayAPIUnread []string
 	// Warnings say what could not be read (for example ServiceEntries of other namespaces).
 	Warnings []string
 }

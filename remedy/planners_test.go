@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-egress/kubectl-egress/internal/golden"
 )
@@ -25,6 +27,15 @@ func gatewayFixture() EgressGateway {
 		Selector:     map[string]string{"istio": "egressgateway", "app": "istio-egressgateway"},
 		ServicePorts: []uint32{80, 443},
 		PodLabels:    []map[string]string{{"istio": "egressgateway", "app": "istio-egressgateway"}},
+	}
+}
+
+// gatewayAPIExisting is a cluster that serves the Gateway API (TLSRoute included) and whose
+// istiod created the istio GatewayClass.
+func gatewayAPIExisting() Existing {
+	return Existing{
+		GatewayAPI:     GatewayAPI{Gateways: true, HTTPRoutes: true, TLSRoutes: true},
+		GatewayClasses: []*gatewayv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: GatewayClassIstio}}},
 	}
 }
 
@@ -126,6 +137,18 @@ var plannerCases = []struct {
 	}},
 	{"logging", func() (*Plan, error) {
 		return PlanLogging(Target{Namespace: "demo", Istio: istio131}, Existing{})
+	}},
+	{"gateway-api-egress-tls", func() (*Plan, error) {
+		return PlanGatewayAPIEgress(Target{Host: "edition.cnn.com", Namespace: "demo", Istio: istio131},
+			GatewayAPIEgressOptions{}, gatewayAPIExisting())
+	}},
+	{"gateway-api-egress-http", func() (*Plan, error) {
+		return PlanGatewayAPIEgress(Target{Host: "edition.cnn.com", Namespace: "demo", Istio: istio131},
+			GatewayAPIEgressOptions{AppPorts: []Port{{80, "HTTP"}}}, gatewayAPIExisting())
+	}},
+	{"gateway-api-egress-http-and-tls", func() (*Plan, error) {
+		return PlanGatewayAPIEgress(Target{Host: "api.example.com", Namespace: "shop", Istio: istio131},
+			GatewayAPIEgressOptions{AppPorts: []Port{{8080, "HTTP"}, {8443, "TLS"}}}, gatewayAPIExisting())
 	}},
 	{"egress-gateway-same-namespace", func() (*Plan, error) {
 		g := gatewayFixture()

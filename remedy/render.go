@@ -12,11 +12,13 @@ import (
 	networkingk8s "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
 
 // kindInfo is a kind a plan writes: its API group and resource, and the version it is written
-// as when that is not the plan's networking.istio.io version.
+// as when that is not the plan's networking.istio.io version. Two kinds share the name Gateway
+// (Istio's and the Gateway API's): a kind is known by its group and name together.
 type kindInfo struct {
 	Kind, Group, Resource string
 	// Version is fixed for kinds outside networking.istio.io; "" follows Plan.APIVersion.
@@ -24,13 +26,17 @@ type kindInfo struct {
 }
 
 // Kinds a plan writes, in the order they are applied: routing (VirtualService) after the hosts
-// and subsets it routes to; the Sidecar that switches to REGISTRY_ONLY after the ServiceEntries
-// that keep traffic going; the NetworkPolicy last. Undo deletes in reverse.
+// and subsets it routes to; the Gateway API's Gateway before the routes whose backend is the
+// Service istiod deploys for it; the Sidecar that switches to REGISTRY_ONLY after the
+// ServiceEntries that keep traffic going; the NetworkPolicy last. Undo deletes in reverse.
 var kinds = []kindInfo{
 	{"ServiceEntry", NetworkingGroup, "serviceentries", ""},
 	{"DestinationRule", NetworkingGroup, "destinationrules", ""},
 	{"Gateway", NetworkingGroup, "gateways", ""},
 	{"VirtualService", NetworkingGroup, "virtualservices", ""},
+	{"Gateway", GatewayAPIGroup, "gateways", "v1"},
+	{"HTTPRoute", GatewayAPIGroup, "httproutes", "v1"},
+	{"TLSRoute", GatewayAPIGroup, "tlsroutes", "v1"},
 	{"Sidecar", NetworkingGroup, "sidecars", ""},
 	{"Telemetry", TelemetryGroup, "telemetries", "v1"},
 	{"NetworkPolicy", "networking.k8s.io", "networkpolicies", "v1"},
@@ -39,50 +45,75 @@ var kinds = []kindInfo{
 // TelemetryGroup is the API group of Istio's Telemetry.
 const TelemetryGroup = "telemetry.istio.io"
 
-func kindOf(obj Object) string {
+func kindOf(obj Object) kindInfo {
+	kind, group := fmt.Sprintf("%T", obj), NetworkingGroup
 	switch obj.(type) {
 	case *networkingv1.ServiceEntry:
-		return "ServiceEntry"
+		kind = "ServiceEntry"
 	case *networkingv1.DestinationRule:
-		return "DestinationRule"
+		kind = "DestinationRule"
 	case *networkingv1.VirtualService:
-		return "VirtualService"
+		kind = "VirtualService"
 	case *networkingv1.Gateway:
-		return "Gateway"
+		kind = "Gateway"
 	case *networkingv1.Sidecar:
-		return "Sidecar"
+		kind = "Sidecar"
 	case *telemetryv1.Telemetry:
-		return "Telemetry"
+		kind, group = "Telemetry", TelemetryGroup
 	case *networkingk8s.NetworkPolicy:
-		return "NetworkPolicy"
+		kind, group = "NetworkPolicy", "networking.k8s.io"
+	case *gatewayv1.Gateway:
+		kind, group = "Gateway", GatewayAPIGroup
+	case *gatewayv1.HTTPRoute:
+		kind, group = "HTTPRoute", GatewayAPIGroup
+	case *gatewayv1.TLSRoute:
+		kind, group = "TLSRoute", GatewayAPIGroup
 	}
-	return fmt.Sprintf("%T", obj)
+	if k, ok := infoOf(group, kind); ok {
+		return k
+	}
+	return kindInfo{Kind: kind, Group: group}
 }
 
-func infoOf(kind string) (kindInfo, bool) {
+// infoOf finds a kind by group and name; group "" takes the first kind of that name, Istio's
+// before the Gateway API's.
+func infoOf(group, kind string) (kindInfo, bool) {
 	for _, k := range kinds {
-		if k.Kind == kind {
+		if k.Kind == kind && (group == "" || k.Group == group) {
 			return k, true
 		}
 	}
 	return kindInfo{}, false
 }
 
-// apiVersionOf is the apiVersion an object of kind is written as in a plan of planVersion.
-func apiVersionOf(kind, planVersion string) string {
-	if k, ok := infoOf(kind); ok && k.Version != "" {
+// istio tells whether Istio's own validation judges the kind; the API server judges the others.
+func (k kindInfo) istio() bool { return k.Group == NetworkingGroup || k.Group == TelemetryGroup }
+
+// apiVersion is the apiVersion the kind is written as in a plan of planVersion.
+func (k kindInfo) apiVersion(planVersion string) string {
+	if k.Version != "" {
 		return k.Group + "/" + k.Version
 	}
 	return planVersion
 }
 
-func kindOrder(kind string) int {
-	for i, k := range kinds {
-		if k.Kind == kind {
+// order is the kind's place in the apply order.
+func (k kindInfo) order() int {
+	for i, o := range kinds {
+		if o == k {
 			return i
 		}
 	}
 	return len(kinds)
+}
+
+// kindOrder is the apply order of kind in group ("" as for infoOf).
+func kindOrder(group, kind string) int {
+	k, ok := infoOf(group, kind)
+	if !ok {
+		return len(kinds)
+	}
+	return k.order()
 }
 
 func gvrFor(apiVersion, kind string) (schema.GroupVersionResource, error) {
@@ -90,19 +121,27 @@ func gvrFor(apiVersion, kind string) (schema.GroupVersionResource, error) {
 	if err != nil {
 		return schema.GroupVersionResource{}, err
 	}
-	if k, ok := infoOf(kind); ok {
+	if k, ok := infoOf(gv.Group, kind); ok {
 		return gv.WithResource(k.Resource), nil
 	}
 	return schema.GroupVersionResource{}, fmt.Errorf("kind %s is not written by kubectl-egress", kind)
 }
 
-// Ref is kubectl's name for an object: "serviceentry.networking.istio.io/egress-httpbin-org".
-func Ref(kind, name string) string {
-	group := NetworkingGroup
-	if k, ok := infoOf(kind); ok {
+// Ref is kubectl's name for an object: "serviceentry.networking.istio.io/egress-httpbin-org",
+// "gateway.gateway.networking.k8s.io/egress-httpbin-org". Group "" is as for infoOf.
+func Ref(group, kind, name string) string {
+	if k, ok := infoOf(group, kind); ok {
 		group = k.Group
 	}
+	if group == "" {
+		group = NetworkingGroup
+	}
 	return strings.ToLower(kind) + "." + group + "/" + name
+}
+
+// refOf is Ref for an unstructured object.
+func refOf(u *unstructured.Unstructured) string {
+	return Ref(u.GroupVersionKind().Group, u.GetKind(), u.GetName())
 }
 
 // Unstructured renders the plan's objects as they are sent: apiVersion from the plan, no status,
@@ -120,21 +159,21 @@ func (p *Plan) Unstructured() ([]*unstructured.Unstructured, error) {
 }
 
 func toUnstructured(obj Object, apiVersion string) (*unstructured.Unstructured, error) {
-	kind := kindOf(obj)
+	k := kindOf(obj)
 	raw, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("failed to encode %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+		return nil, fmt.Errorf("failed to encode %s %s/%s: %w", k.Kind, obj.GetNamespace(), obj.GetName(), err)
 	}
 	m := map[string]any{}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("failed to encode %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+		return nil, fmt.Errorf("failed to encode %s %s/%s: %w", k.Kind, obj.GetNamespace(), obj.GetName(), err)
 	}
 	delete(m, "status")
 	if md, ok := m["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
-	m["apiVersion"] = apiVersionOf(kind, apiVersion)
-	m["kind"] = kind
+	m["apiVersion"] = k.apiVersion(apiVersion)
+	m["kind"] = k.Kind
 	spec, _ := m["spec"].(map[string]any)
 	if spec == nil {
 		spec = map[string]any{}
@@ -179,7 +218,7 @@ func WriteYAML(w io.Writer, p *Plan) error {
 	for i, u := range objs {
 		b, err := yaml.Marshal(u.Object)
 		if err != nil {
-			return fmt.Errorf("failed to render %s as YAML: %w", Ref(u.GetKind(), u.GetName()), err)
+			return fmt.Errorf("failed to render %s as YAML: %w", refOf(u), err)
 		}
 		if i > 0 {
 			buf.WriteString("---\n")

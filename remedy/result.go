@@ -32,6 +32,8 @@ const (
 
 // Result is what happened to one object.
 type Result struct {
+	// Group is the kind's API group; "" is the first kind of that name (Istio's).
+	Group                 string
 	Kind, Namespace, Name string
 	Action                string
 	DryRun                DryRun
@@ -39,7 +41,7 @@ type Result struct {
 
 // String is kubectl's result line: "serviceentry.networking.istio.io/egress-httpbin-org created".
 func (r Result) String() string {
-	s := Ref(r.Kind, r.Name) + " " + r.Action
+	s := Ref(r.Group, r.Kind, r.Name) + " " + r.Action
 	switch r.DryRun {
 	case DryRunClient:
 		s += " (dry run)"

@@ -32,7 +32,7 @@ var validators = map[string]struct {
 func Validate(u *unstructured.Unstructured) (warnings []string, err error) {
 	gvk := u.GroupVersionKind()
 	ref := fmt.Sprintf("%s %s/%s", gvk.Kind, u.GetNamespace(), u.GetName())
-	if k, ok := infoOf(gvk.Kind); ok && k.Group != NetworkingGroup && k.Group != TelemetryGroup {
+	if k, ok := infoOf(gvk.Group, gvk.Kind); ok && !k.istio() {
 		return nil, nil // not Istio's: the API server's own validation judges it (server dry run)
 	}
 	v, ok := validators[gvk.Kind]

@@ -2,7 +2,10 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud providers' kubeconfig auth
@@ -12,5 +15,10 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	os.Exit(plugin.Execute(streams, os.Args[1:]))
+	// Ctrl-C or SIGTERM cancels the run: an apply rolls back, a read prints what it has. Later
+	// signals are caught too, so a second Ctrl-C cannot cut a rollback short (it is bounded).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := plugin.ExecuteContext(ctx, streams, os.Args[1:])
+	stop()
+	os.Exit(code)
 }

@@ -1,6 +1,6 @@
 // Command localmesh runs the project's local Istio mesh in the background:
 //
-//	localmesh up --dir .localmesh --tools DIR [--fleet N] [--replay 10s]   start it (or report it running)
+//	localmesh up --dir .localmesh --tools DIR [--fleet N] [--service-entries N] [--replay 10s]   start it (or report it running)
 //	localmesh down --dir .localmesh                          stop it
 //
 // `up` starts `localmesh serve` as a detached process that keeps the control plane and the
@@ -26,13 +26,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: localmesh up|down|serve --dir DIR [--tools DIR] [--fleet N] [--replay D]")
+		fmt.Fprintln(os.Stderr, "usage: localmesh up|down|serve --dir DIR [--tools DIR] [--fleet N] [--service-entries N] [--replay D]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	dir := fs.String("dir", ".localmesh", "state directory")
 	tools := fs.String("tools", "", "directory holding the control-plane binaries (hack/tools.sh)")
 	fleet := fs.Int("fleet", 0, "pods in namespace demo-fleet")
+	serviceEntries := fs.Int("service-entries", 0, "external ServiceEntries in namespace demo-scale, exported to every namespace")
 	replay := fs.Duration("replay", 10*time.Second, "how often the stand-ins replay their pods' calls (0: once, at start)")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
@@ -41,11 +42,11 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "up":
-		err = up(*dir, *tools, *fleet, *replay)
+		err = up(*dir, *tools, *fleet, *serviceEntries, *replay)
 	case "down":
 		err = down(*dir)
 	case "serve":
-		err = serve(*dir, *tools, *fleet, *replay)
+		err = serve(*dir, *tools, *fleet, *serviceEntries, *replay)
 	default:
 		err = fmt.Errorf("unknown command %q: use up, down or serve", os.Args[1])
 	}
@@ -71,7 +72,7 @@ func running(dir string) int {
 	return pid
 }
 
-func up(dir, tools string, fleet int, replay time.Duration) error {
+func up(dir, tools string, fleet, serviceEntries int, replay time.Duration) error {
 	if running(dir) != 0 {
 		if _, err := os.Stat(readyFile(dir)); err == nil {
 			fmt.Printf("local mesh already running\nexport KUBECONFIG=%s\n", filepath.Join(dir, "kubeconfig"))
@@ -96,7 +97,7 @@ func up(dir, tools string, fleet int, replay time.Duration) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "serve", "--dir", dir, "--tools", tools, "--fleet", strconv.Itoa(fleet), "--replay", replay.String())
+	cmd := exec.Command(self, "serve", "--dir", dir, "--tools", tools, "--fleet", strconv.Itoa(fleet), "--service-entries", strconv.Itoa(serviceEntries), "--replay", replay.String())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -146,7 +147,7 @@ func down(dir string) error {
 	return fmt.Errorf("local mesh (pid %d) did not stop in 30s: killed", pid)
 }
 
-func serve(dir, tools string, fleet int, replay time.Duration) error {
+func serve(dir, tools string, fleet, serviceEntries int, replay time.Duration) error {
 	if err := os.WriteFile(pidFile(dir), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func serve(dir, tools string, fleet int, replay time.Duration) error {
 	defer stop()
 	upCtx, cancel := context.WithTimeout(ctx, 9*time.Minute)
 	defer cancel()
-	m, err := mesh.Up(upCtx, mesh.Options{Dir: dir, Tools: tools, Fleet: fleet, ReplayEvery: replay, Log: func(f string, a ...any) {
+	m, err := mesh.Up(upCtx, mesh.Options{Dir: dir, Tools: tools, Fleet: fleet, ServiceEntries: serviceEntries, ReplayEvery: replay, Log: func(f string, a ...any) {
 		fmt.Printf(f+"\n", a...)
 	}})
 	if err != nil {

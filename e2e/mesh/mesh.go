@@ -23,6 +23,9 @@ type Options struct {
 	Dir   string // state: etcd data, certs, logs, kubeconfig, sidecar logs
 	Tools string // directory with etcd, kube-apiserver, kube-controller-manager, istiod, kwok (hack/tools.sh)
 	Fleet int    // pods in namespace demo-fleet, for scale work
+	// ServiceEntries are external ServiceEntries in namespace demo-scale, exported to every
+	// namespace, so istiod generates a big mesh's configuration for every proxy.
+	ServiceEntries int
 	// ReplayEvery makes every stand-in replay its pod's calls again at this interval, so a
 	// running mesh shows the effect of a change in fresh traffic; 0 replays once, at sync.
 	ReplayEvery time.Duration
@@ -43,7 +46,9 @@ type Mesh struct {
 	Client     kubernetes.Interface
 	Dynamic    dynamic.Interface
 	Sidecars   *Sidecars
-	started    time.Time
+	// AuditLog is the API server's audit log (JSON lines; see audit.go for what it records).
+	AuditLog string
+	started  time.Time
 }
 
 const nodeName = "kwok-node-0"
@@ -108,7 +113,11 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 	if err := os.WriteFile(tokens, []byte(m.Token+",admin,admin-uid,system:masters\n"), 0o600); err != nil {
 		return nil, err
 	}
-	api, err := startProcess(opts.Dir, "kube-apiserver", filepath.Join(opts.Tools, "kube-apiserver"), []string{
+	audit, err := m.auditFlags(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	api, err := startProcess(opts.Dir, "kube-apiserver", filepath.Join(opts.Tools, "kube-apiserver"), append([]string{
 		"--etcd-servers", fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + itoa(apiPort),
 		"--cert-dir=" + certs, "--token-auth-file=" + tokens,
@@ -117,7 +126,7 @@ func Up(ctx context.Context, opts Options) (_ *Mesh, err error) {
 		"--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=Node,RBAC",
 		"--endpoint-reconciler-type=none", "--kubelet-preferred-address-types=InternalIP",
 		"--allow-privileged=true", "--profiling=false",
-	}, nil)
+	}, audit...), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,11 @@ import (
 // stand-in replays them through the live Envoy configuration. Tests set it on their own pods.
 const CallsAnnotation = "localmesh.kubectl-egress.dev/calls"
 
+// ScrapeAddressAnnotation on a pod is the loopback HOST:PORT where its stand-in serves the
+// admin API and /stats/prometheus; the mesh writes it once the stand-in listens. A Prometheus
+// of the local mesh rewrites __address__ from it (the pod IP is not reachable).
+const ScrapeAddressAnnotation = "localmesh.kubectl-egress.dev/scrape-address"
+
 // IstioVersion is what the stand-ins report as their proxy's Istio version.
 const IstioVersion = "1.31.1"
 
@@ -208,28 +213,30 @@ spec:
 			Expect: map[string]string{"192.0.2.0/24": "bypassed", "httpbin.org:443": "passthrough"},
 		},
 		{
-			// Ambient mode, the way istio.io's ambient egress page sets it up: httpbin.org is
+			// Ambient mode, the way istio.io's ambient egress page sets it up: catalog.example.net is
 			// registered in the namespace (ztunnel sends it straight out, to the address its DNS
-			// proxy hands out for it), www.wikipedia.org is registered in istio-egress, whose
+			// proxy hands out for it), docs.example.net is registered in istio-egress, whose
 			// namespace uses that namespace's waypoint (ambientSharedManifest), and
 			// postman-echo.com is not registered at all: ztunnel passes it through, seen by IP.
+			// The hosts are no other scenario's or test's: the istio-egress ServiceEntry is
+			// exported to every namespace, and would register its host for the sidecars too.
 			Namespace: "demo-ambient", App: "cart", Replicas: 1, Ambient: true,
 			Calls: []sidecar.Call{
-				{Host: "httpbin.org", IP: "203.0.113.10", Port: 443, Scheme: "https", Count: 2},
-				{Host: "www.wikipedia.org", IP: "203.0.113.70", Port: 80, Scheme: "http", Path: "/wiki/Istio", Count: 2},
+				{Host: "catalog.example.net", IP: "203.0.113.90", Port: 443, Scheme: "https", Count: 2},
+				{Host: "docs.example.net", IP: "203.0.113.91", Port: 80, Scheme: "http", Path: "/left-pad", Count: 2},
 				{Host: "postman-echo.com", IP: "203.0.113.60", Port: 80, Scheme: "http", Path: "/get", Count: 3},
 			},
 			Config: `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: httpbin}
+metadata: {name: pypi}
 spec:
-  hosts: [httpbin.org]
+  hosts: [catalog.example.net]
   exportTo: ["."]
   location: MESH_EXTERNAL
   ports: [{number: 443, name: tls, protocol: TLS}]
   resolution: DNS
 `,
-			Expect: map[string]string{"httpbin.org:443": "registered", "www.wikipedia.org:80": "egress-waypoint", "203.0.113.60:80": "passthrough"},
+			Expect: map[string]string{"catalog.example.net:443": "registered", "docs.example.net:80": "egress-waypoint", "203.0.113.60:80": "passthrough"},
 		},
 	}
 	if fleet > 0 {
@@ -310,6 +317,31 @@ spec:
   - {name: http2, port: 80, targetPort: 8080}
   - {name: https, port: 443, targetPort: 8443}
 `
+
+// scaleManifest is namespace demo-scale with n external ServiceEntries exported everywhere,
+// alternating TLS on 443 (an SNI chain each in 0.0.0.0_443) and HTTP on 80 (a virtual host each
+// in route 80), resolved by DNS, like a big mesh's registry of SaaS hosts.
+func scaleManifest(n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: demo-scale}\n")
+	for i := range n {
+		port := `{number: 443, name: tls, protocol: TLS}`
+		if i%2 == 1 {
+			port = `{number: 80, name: http, protocol: HTTP}`
+		}
+		fmt.Fprintf(&b, `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: saas-%[1]d, namespace: demo-scale}
+spec:
+  hosts: [api%[1]d.saas.example]
+  location: MESH_EXTERNAL
+  ports: [%[2]s]
+  resolution: DNS
+`, i, port)
+	}
+	return b.String()
+}
 
 // Workload renders a Deployment of replicas pods in ns, labelled app=app, each with an
 // istio-proxy container the way Istio's injector renders it and the calls its app makes, for
@@ -441,6 +473,11 @@ func (m *Mesh) applyScenarios(ctx context.Context) error {
 			continue
 		}
 		if err := m.applyManifest(ctx, s.Namespace, s.Config); err != nil {
+			return err
+		}
+	}
+	if n := m.opts.ServiceEntries; n > 0 {
+		if err := m.applyManifest(ctx, "", scaleManifest(n)); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
@@ -157,7 +158,7 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 	logPath := filepath.Join(s.m.opts.Dir, "sidecars", p.Namespace+"_"+p.Name+".log")
 	sc, err := sidecar.Start(ctx, sidecar.Config{
 		Namespace: p.Namespace, Name: p.Name, IP: p.Status.PodIP, Labels: p.Labels,
-		Router: p.Labels["istio"] == "egressgateway", Waypoint: isWaypointPod(p),
+		Router: isGatewayPod(p), Waypoint: isWaypointPod(p),
 		ServiceAccount: p.Spec.ServiceAccountName,
 		XDSAddr:        s.m.XDSAddr, AdminAddr: "127.0.0.1:0", LogPath: logPath,
 		AccessLogEncoding: "TEXT", IstioVersion: IstioVersion,
@@ -179,6 +180,12 @@ func (s *Sidecars) run(ctx context.Context, p *corev1.Pod) error {
 
 	if err := s.expose(ctx, p, map[int64]string{15000: sc.AdminAddr(), 15090: sc.AdminAddr()}, logPath); err != nil {
 		return err
+	}
+	// The stand-in's admin API (and /stats/prometheus) listens on a loopback port, not on the
+	// fake pod IP: the annotation tells a Prometheus of the local mesh where to scrape the pod.
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{ScrapeAddressAnnotation: sc.AdminAddr()}}})
+	if _, err := s.m.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("failed to annotate pod %s with its scrape address: %w", key, err)
 	}
 	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
@@ -108,6 +109,7 @@ type Sidecar struct {
 	bootCfg  *bootstrapv3.Bootstrap
 
 	admin     *http.Server
+	fault     atomic.Pointer[Fault]
 	adminLn   net.Listener
 	started   time.Time
 	cancel    context.CancelFunc
@@ -141,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Sidecar, error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	s.admin = &http.Server{Handler: s.faulty(s.adminHandler()), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
