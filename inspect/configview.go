@@ -132,7 +132,7 @@ func describeCluster(c *clusterv3.Cluster) Cluster {
 		}
 	}
 	slices.Sort(cl.EndpointPorts)
-	if utc := upstreamTLS(c.GetTransportSocket()); utc != nil {
+	if utc := userTLS(c); utc != nil {
 		cl.TLS = tlsMode(utc)
 		cl.SNI = utc.GetSni()
 		if cl.SNI == "" && autoSNI(c) {
@@ -140,8 +140,13 @@ func describeCluster(c *clusterv3.Cluster) Cluster {
 		}
 	} else {
 		for _, m := range c.GetTransportSocketMatches() {
-			if m.GetMatch().GetFields()["tlsMode"].GetStringValue() == "istio" && upstreamTLS(m.GetTransportSocket()) != nil {
+			switch utc := upstreamTLS(m.GetTransportSocket()); {
+			case utc == nil:
+			case m.GetMatch().GetFields()["tlsMode"].GetStringValue() == "istio":
 				cl.TLS = "AUTO_ISTIO_MUTUAL"
+			case m.GetName() == "tlsMode-istio" && len(m.GetMatch().GetFields()) == 0:
+				// A DestinationRule's ISTIO_MUTUAL beside HBONE (applyHBONETransportSocketMatches).
+				cl.TLS = tlsMode(utc)
 			}
 		}
 	}
@@ -201,6 +206,22 @@ func destinationRuleName(path string) string {
 		}
 	}
 	return path
+}
+
+// userTLS is the TLS a DestinationRule asks of a cluster: its transport_socket or, when istiod
+// may send HBONE (ambient enabled: PILOT_ENABLE_SENDING_HBONE), the match it names "user", which
+// istiod uses instead beside an "hbone" match wrapping the same TLS (pilot's cluster_tls.go,
+// applyHBONETransportSocketMatches).
+func userTLS(c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
+	if utc := upstreamTLS(c.GetTransportSocket()); utc != nil {
+		return utc
+	}
+	for _, m := range c.GetTransportSocketMatches() {
+		if m.GetName() == "user" && len(m.GetMatch().GetFields()) == 0 {
+			return upstreamTLS(m.GetTransportSocket())
+		}
+	}
+	return nil
 }
 
 func upstreamTLS(ts *corev3.TransportSocket) *tlsv3.UpstreamTlsContext {
