@@ -31,6 +31,35 @@ func inspectJSON(t *testing.T, args ...string) inspect.Report {
 	return r
 }
 
+// inspectValidJSON runs inspect -o json and checks the report against its documented schema.
+func inspectValidJSON(t *testing.T, args ...string) inspect.Report {
+	t.Helper()
+	out, stderr, code := egress(t, append([]string{"inspect", "-o", "json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("kubectl egress inspect %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	schemaJSON, err := os.ReadFile("../inspect/testdata/report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := jsonschema.Parse(schemaJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if errs := schema.Validate(doc); len(errs) > 0 {
+		t.Fatalf("report does not validate against the schema:\n%s", strings.Join(errs, "\n"))
+	}
+	var r inspect.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // destinationKey is how scenarios name what they expect: HOST:PORT, or a bypassed CIDR alone.
 func destinationKey(d inspect.Destination) string {
 	if d.Disposition == inspect.DispositionBypassed {
@@ -106,29 +135,7 @@ func TestInspectTable(t *testing.T) {
 
 // `inspect deploy/NAME -o json` produces the documented report.
 func TestInspectDeploymentJSONSchema(t *testing.T) {
-	out, stderr, code := egress(t, "inspect", "deploy/shop", "-n", "demo-passthrough", "-o", "json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	schemaJSON, err := os.ReadFile("../inspect/testdata/report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := jsonschema.Parse(schemaJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if errs := schema.Validate(doc); len(errs) > 0 {
-		t.Fatalf("report does not validate against the schema:\n%s", strings.Join(errs, "\n"))
-	}
-	var r inspect.Report
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatal(err)
-	}
+	r := inspectValidJSON(t, "deploy/shop", "-n", "demo-passthrough")
 	if len(r.Pods) != 1 || r.Pods[0].Workload != "deploy/shop" {
 		t.Errorf("pods: %+v", r.Pods)
 	}

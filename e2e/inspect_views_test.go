@@ -16,7 +16,7 @@ func TestInspectViews(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "OUTBOUND MODE") || !hasLine(out, `^demo-locked\s+billing-\S+\s+deploy/billing\s+1\.31\.1\s+REGISTRY_ONLY\s+on\s`) {
+	if !strings.Contains(out, "OUTBOUND MODE") || !hasLine(out, `^demo-locked\s+billing-\S+\s+deploy/billing\s+sidecar\s+1\.31\.1\s+REGISTRY_ONLY\s+on\s`) {
 		t.Errorf("--pods does not show demo-locked's REGISTRY_ONLY proxy:\n%s", out)
 	}
 	if !hasLine(out, `^demo-bypass\s.*excludeOutboundIPRanges=192\.0\.2\.0/24`) {

@@ -76,11 +76,21 @@ func Classify(s Snapshot, now time.Time) PodReport {
 	c := &classifier{pod: pod, cfg: cfg, dests: map[destKey]*destAcc{}, ipHost: map[string]string{},
 		clusterDest: map[string]destKey{}, gatewayClusters: map[string]bool{}, configByHost: map[string][]destKey{},
 		addrHost: map[string]string{}, hostAlias: map[string]string{}, metricsOnly: s.metricsOnly}
+	if s.ambient != nil {
+		return classifyAmbient(s, rep, c)
+	}
 	c.addConfig()
 
 	rep.Facts.IstioVersion = firstNonEmpty(s.serverInfo.IstioVersion, s.node.istio)
 	rep.Facts.EnvoyVersion = firstNonEmpty(s.serverInfo.EnvoyVersion, s.node.envoy)
 	rep.Facts.ProxyType = firstNonEmpty(s.serverInfo.ProxyType, s.node.proxyType)
+	switch {
+	case s.Pod.Labels[DataplaneModeLabel] == "ambient":
+		// An ambient pod whose ztunnel could not be read: its errors say why.
+		rep.Facts.Dataplane = DataplaneAmbient
+	case rep.Facts.ProxyType == "" || rep.Facts.ProxyType == ProxySidecar:
+		rep.Facts.Dataplane = DataplaneSidecar
+	}
 	switch {
 	case s.serverInfo.DNSCapture == "true":
 		rep.Facts.DNSCapture = "on"

@@ -101,6 +101,9 @@ type Fetcher struct {
 // been read and reports whether the log cap cut it. Errors are in Sources.Errors, each one line
 // naming the pod and what to do.
 func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, finish func() error) {
+	if IsAmbient(pod) {
+		return f.fetchAmbient(ctx, pod)
+	}
 	src = Sources{Pod: PodOf(pod), LogFormat: f.LogFormat}
 	finish = func() error { return nil }
 	// The log request needs no forward: it runs while the forward is set up and read.
@@ -149,10 +152,15 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 // admin opens the pod's admin API: through the API server's pods/proxy when the fetcher has one,
 // else through a port-forward; done releases it.
 func (f *Fetcher) admin(ctx context.Context, pod *corev1.Pod) (admin AdminClient, done func(), err error) {
+	return f.adminAt(ctx, pod, f.AdminPort)
+}
+
+// adminAt opens an HTTP port of the pod the way admin does.
+func (f *Fetcher) adminAt(ctx context.Context, pod *corev1.Pod, port int) (admin AdminClient, done func(), err error) {
 	if f.PodProxy != nil {
-		return f.PodProxy.Admin(pod, f.AdminPort, f.Caps), func() {}, nil
+		return f.PodProxy.Admin(pod, port, f.Caps), func() {}, nil
 	}
-	addr, stop, err := f.Forwarder.Forward(ctx, pod, f.AdminPort)
+	addr, stop, err := f.Forwarder.Forward(ctx, pod, port)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -211,15 +219,7 @@ func adminError(pod *corev1.Pod, port int, err error) error {
 
 // openLog streams the istio-proxy container's log, where Istio writes access logs.
 func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, error) {
-	opts := &corev1.PodLogOptions{Container: ProxyContainer}
-	if f.Since > 0 {
-		s := int64(f.Since.Seconds())
-		opts.SinceSeconds = &s
-	}
-	if f.MaxLogBytes > 0 {
-		opts.LimitBytes = &f.MaxLogBytes
-	}
-	rc, err := f.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
+	rc, err := f.streamLog(ctx, pod, ProxyContainer)
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Errorf("reading the istio-proxy log of pod %s/%s is forbidden: ask for RBAC verb \"get\" on \"pods/log\" in namespace %s", pod.Namespace, pod.Name, pod.Namespace)
@@ -227,6 +227,19 @@ func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, 
 		return nil, fmt.Errorf("failed to read the istio-proxy log of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return rc, nil
+}
+
+// streamLog streams a container's log within the fetcher's window (--since) and cap.
+func (f *Fetcher) streamLog(ctx context.Context, pod *corev1.Pod, container string) (io.ReadCloser, error) {
+	opts := &corev1.PodLogOptions{Container: container}
+	if f.Since > 0 {
+		s := int64(f.Since.Seconds())
+		opts.SinceSeconds = &s
+	}
+	if f.MaxLogBytes > 0 {
+		opts.LimitBytes = &f.MaxLogBytes
+	}
+	return f.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
 }
 
 // Progress is told each time a pod is done; done counts up to total.
@@ -270,6 +283,11 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 			rep.Facts.BytesRead = src.adminBytes()
 			if c, ok := src.AccessLog.(*countingReader); ok {
 				rep.Facts.BytesRead += c.n
+			}
+			if src.Ztunnel != nil {
+				if c, ok := src.Ztunnel.Log.(*countingReader); ok {
+					rep.Facts.BytesRead += c.n
+				}
 			}
 			reports[i], whole[i] = rep, ctx.Err() == nil
 			if progress != nil {

@@ -91,17 +91,21 @@ func TestPrintReportUnknownFormat(t *testing.T) {
 
 func TestPrintPods(t *testing.T) {
 	r := Report{Pods: []PodFacts{
-		{Namespace: "shop", Name: "web-0", Workload: "deploy/web", IstioVersion: "1.31.1", OutboundMode: ModeRegistryOnly, AccessLogging: AccessLoggingOn,
+		{Namespace: "shop", Name: "cart-0", Workload: "deploy/cart", Dataplane: DataplaneAmbientWaypoint, ProxyType: ProxyZtunnel, IstioVersion: "1.31.1", AccessLogging: AccessLoggingOn},
+		{Namespace: "shop", Name: "web-0", Workload: "deploy/web", Dataplane: DataplaneSidecar, IstioVersion: "1.31.1", OutboundMode: ModeRegistryOnly, AccessLogging: AccessLoggingOn,
 			CaptureExclusions: []Bypass{{Annotation: "traffic.sidecar.istio.io/excludeOutboundIPRanges", Value: "10.0.0.0/8"}}},
 		{Namespace: "shop", Name: "web-1", AccessLogging: AccessLoggingOff, Errors: []string{"boom"}},
+		{Namespace: "istio-egress", Name: "waypoint-0", ProxyType: "waypoint", AccessLogging: AccessLoggingOn},
 	}}
 	var b strings.Builder
 	if err := PrintPods(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAMESPACE   POD     WORKLOAD     ISTIO    OUTBOUND MODE   ACCESS LOG   EXCLUSIONS                           ERRORS
-shop        web-0   deploy/web   1.31.1   REGISTRY_ONLY   on           excludeOutboundIPRanges=10.0.0.0/8   0
-shop        web-1   -            -        -               off          -                                    1
+	want := `NAMESPACE      POD          WORKLOAD      DATA PLANE         ISTIO    OUTBOUND MODE   ACCESS LOG   EXCLUSIONS                           ERRORS
+shop           cart-0       deploy/cart   ambient+waypoint   1.31.1   -               on           -                                    0
+shop           web-0        deploy/web    sidecar            1.31.1   REGISTRY_ONLY   on           excludeOutboundIPRanges=10.0.0.0/8   0
+shop           web-1        -             -                  -        -               off          -                                    1
+istio-egress   waypoint-0   -             waypoint           -        -               on           -                                    0
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("pods table (-want +got):\n%s", diff)

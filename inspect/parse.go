@@ -41,6 +41,9 @@ type Snapshot struct {
 	// host is then registered without a cluster to confirm it, and a sample that did not grow
 	// in the window still shows its destination.
 	metricsOnly bool
+	// ambient is set for a pod in ambient mode: what its node's ztunnel said, instead of the
+	// Envoy outputs above.
+	ambient *ambientView
 }
 
 // parseFailure is one source that did not parse: what it is ("config dump") and why.
@@ -85,6 +88,9 @@ func Parse(src Sources) (Snapshot, error) {
 	s := Snapshot{Pod: src.Pod}
 	for _, err := range src.Errors {
 		s.Errors = append(s.Errors, err.Error())
+	}
+	if src.Ztunnel != nil {
+		return parseAmbient(src, s)
 	}
 	given, failed := 0, 0
 	fail := func(what string, b []byte, err error) {

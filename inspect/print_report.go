@@ -183,18 +183,18 @@ func portString(p uint32) string {
 	return strconv.FormatUint(uint64(p), 10)
 }
 
-// PrintPods writes what each inspected proxy says about itself: version, the outbound mode its
-// own virtualOutbound listener enforces, whether access logging is on, capture exclusions and
-// errors.
+// PrintPods writes what each inspected proxy says about itself: its data plane (a gateway's or
+// waypoint's is its proxy type), version, the outbound mode its own virtualOutbound listener
+// enforces, whether access logging is on, capture exclusions and errors.
 func PrintPods(w io.Writer, r Report) error {
-	header := []string{"NAMESPACE", "POD", "WORKLOAD", "ISTIO", "OUTBOUND MODE", "ACCESS LOG", "EXCLUSIONS", "ERRORS"}
+	header := []string{"NAMESPACE", "POD", "WORKLOAD", "DATA PLANE", "ISTIO", "OUTBOUND MODE", "ACCESS LOG", "EXCLUSIONS", "ERRORS"}
 	rows := make([][]string, 0, len(r.Pods))
 	for _, p := range r.Pods {
 		var excl []string
 		for _, b := range p.CaptureExclusions {
 			excl = append(excl, strings.TrimPrefix(b.Annotation, "traffic.sidecar.istio.io/")+"="+b.Value)
 		}
-		rows = append(rows, []string{p.Namespace, p.Name, table.Dash(p.Workload), table.Dash(p.IstioVersion),
+		rows = append(rows, []string{p.Namespace, p.Name, table.Dash(p.Workload), table.Dash(firstNonEmpty(p.Dataplane, p.ProxyType)), table.Dash(p.IstioVersion),
 			table.Dash(p.OutboundMode), table.Dash(p.AccessLogging), table.Dash(strings.Join(excl, ",")), strconv.Itoa(len(p.Errors))})
 	}
 	return table.Write(w, header, rows)

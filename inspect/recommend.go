@@ -50,6 +50,8 @@ func recommend(d Destination) Recommendation {
 		return Recommendation{FixNone, "the sidecar originates TLS: full L7 visibility"}
 	case DispositionEgressGateway:
 		return Recommendation{FixNone, "leaves the mesh through the egress gateway " + d.Gateway}
+	case DispositionEgressWaypoint:
+		return Recommendation{FixNone, "leaves the mesh through the egress waypoint " + d.Gateway}
 	}
 	return Recommendation{FixNone, ""}
 }

@@ -79,6 +79,9 @@ const (
 	DispositionTLSOrigination Disposition = "tls-origination"
 	// DispositionEgressGateway: routed to an egress gateway service.
 	DispositionEgressGateway Disposition = "egress-gateway"
+	// DispositionEgressWaypoint: ambient mode; ztunnel tunnelled it to the waypoint the
+	// ServiceEntry uses (istio.io/use-waypoint), which sends it out.
+	DispositionEgressWaypoint Disposition = "egress-waypoint"
 )
 
 // Allowed tells whether the disposition is unregistered traffic the proxy lets out today:
@@ -272,10 +275,12 @@ const (
 	AccessLoggingUnknown = "unknown"
 )
 
-// The proxy types of Istio's node ids: a pod's sidecar, and a gateway (waypoints are "waypoint").
+// The proxy types of Istio's node ids: a pod's sidecar, and a gateway (waypoints are "waypoint");
+// and ztunnel, which carries an ambient pod's traffic.
 const (
 	ProxySidecar = "sidecar"
 	ProxyRouter  = "router"
+	ProxyZtunnel = "ztunnel"
 )
 
 // PodFacts are what the report knows about one pod's proxy.
@@ -289,6 +294,11 @@ type PodFacts struct {
 	// ProxyType is the type in the proxy's Istio node id: "sidecar", "router" for a gateway,
 	// "waypoint"; "" when no node was read.
 	ProxyType string `json:"proxyType,omitempty"`
+	// Dataplane is what carries the pod's traffic: "sidecar", "ambient" (its node's ztunnel),
+	// "ambient+waypoint" (and a waypoint for some of it); "" for a gateway or waypoint pod.
+	Dataplane string `json:"dataplane,omitempty"`
+	// Ztunnel is the ztunnel pod (namespace/name) read for an ambient pod.
+	Ztunnel string `json:"ztunnel,omitempty"`
 	// DNSCapture is "on" when the sidecar answers the pod's DNS queries (node metadata
 	// DNS_CAPTURE), "off" when server_info was read without it, "" when not read.
 	DNSCapture string `json:"dnsCapture,omitempty"`

@@ -49,6 +49,24 @@ type Sources struct {
 	Origins Origins
 	// Errors are fetch errors for this pod, carried into the report.
 	Errors []error
+	// Ztunnel is set for a pod in ambient mode: what the ztunnel of its node said. The Envoy
+	// outputs above are then empty (the pod has no sidecar).
+	Ztunnel *ZtunnelSources
+}
+
+// ZtunnelSources are the outputs of the ztunnel that carries an ambient pod's traffic.
+type ZtunnelSources struct {
+	// Pod is the ztunnel's pod.
+	Pod Pod
+	// PodIPs are the ambient pod's addresses: its connections are the ones ztunnel logged
+	// with one of them as source.
+	PodIPs []string
+	// ConfigDump is ztunnel's admin /config_dump (port 15000).
+	ConfigDump []byte
+	// Stats is ztunnel's /stats/prometheus (port 15020).
+	Stats []byte
+	// Log streams the ztunnel container's log; it is read line by line, never whole.
+	Log io.Reader
 }
 
 // adminBytes is the size of the admin outputs read.
@@ -56,6 +74,9 @@ func (s *Sources) adminBytes() int64 {
 	n := len(s.ConfigDump) + len(s.Clusters) + len(s.Stats) + len(s.ServerInfo)
 	for _, p := range s.MoreConfig {
 		n += len(p.Data)
+	}
+	if z := s.Ztunnel; z != nil {
+		n += len(z.ConfigDump) + len(z.Stats)
 	}
 	return int64(n)
 }

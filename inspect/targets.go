@@ -42,7 +42,8 @@ type Targets struct {
 	Skipped []Skipped
 }
 
-// ResolveTargets turns the query into pods with a running sidecar. Workloads (deploy, sts, ds,
+// ResolveTargets turns the query into pods with a running sidecar, or in ambient mode (by their
+// label or their namespace's). Workloads (deploy, sts, ds,
 // rs, job) expand to their pods through their selector; with no args it lists pods.
 func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGetter, client kubernetes.Interface, q Scope) (Targets, error) {
 	var pods []corev1.Pod
@@ -62,7 +63,9 @@ func ResolveTargets(ctx context.Context, getter genericclioptions.RESTClientGett
 		return pods[i].Name < pods[j].Name
 	})
 	var t Targets
+	ambient := &ambientNamespaces{client: client, seen: map[string]bool{}}
 	for _, p := range pods {
+		ambient.markAmbient(ctx, &p)
 		if reason := skipReason(&p); reason != "" {
 			t.Skipped = append(t.Skipped, Skipped{Pod: PodOf(&p), Reason: reason})
 			continue
@@ -212,7 +215,7 @@ func podsOf(ctx context.Context, client kubernetes.Interface, obj runtime.Object
 func HasSidecar(p *corev1.Pod) bool {
 	for _, c := range p.Spec.Containers {
 		if c.Name == ProxyContainer {
-			return true
+			return !isZtunnelContainer(c)
 		}
 	}
 	for _, c := range p.Spec.InitContainers {
@@ -223,9 +226,18 @@ func HasSidecar(p *corev1.Pod) bool {
 	return false
 }
 
+// isZtunnelContainer tells ztunnel, which Istio's chart also names istio-proxy: it runs
+// `ztunnel proxy ztunnel` from a ztunnel image, and carries other pods' traffic, not its own.
+func isZtunnelContainer(c corev1.Container) bool {
+	return strings.Contains(c.Image, "/ztunnel:") || strings.Contains(c.Image, "/ztunnel@") ||
+		len(c.Args) >= 2 && c.Args[0] == "proxy" && c.Args[1] == "ztunnel"
+}
+
 func skipReason(p *corev1.Pod) string {
 	switch {
-	case !HasSidecar(p):
+	case isZtunnelPod(p):
+		return "a ztunnel: the ambient pods of its node are read through it"
+	case !HasSidecar(p) && !IsAmbient(p):
 		return "no istio-proxy sidecar"
 	case p.DeletionTimestamp != nil:
 		return "terminating"
@@ -233,6 +245,15 @@ func skipReason(p *corev1.Pod) string {
 		return fmt.Sprintf("not running (phase %s)", p.Status.Phase)
 	}
 	return ""
+}
+
+func isZtunnelPod(p *corev1.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		if c.Name == ProxyContainer && isZtunnelContainer(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // PodOf is the report's view of a pod: identity, owning workload, annotations and labels.

@@ -16,13 +16,13 @@ type ZtunnelLogEntry struct {
 	Level   string // info, warn, error
 	Message string // "connection complete" or "connection failed"
 	// Direction is outbound (the client's ztunnel) or inbound (the server's).
-	Direction                            string
-	SrcAddr, SrcWorkload, SrcNamespace   string
-	DstAddr, DstHBONEAddr, DstService    string
-	DstWorkload, DstNamespace            string
-	BytesSent, BytesRecv                 int64
-	Duration                             time.Duration
-	Error                                string
+	Direction                          string
+	SrcAddr, SrcWorkload, SrcNamespace string
+	DstAddr, DstHBONEAddr, DstService  string
+	DstWorkload, DstNamespace          string
+	BytesSent, BytesRecv               int64
+	Duration                           time.Duration
+	Error                              string
 }
 
 // ParseZtunnelLogLine reads one line of a ztunnel log, as ztunnel's Istio text format writes it
