@@ -107,7 +107,7 @@ func (f *Fetcher) ztunnelOf(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, 
 		return nil, fmt.Errorf("pod %s/%s is in ambient mode: failed to find the ztunnel of node %s: %w", pod.Namespace, pod.Name, node, err)
 	}
 	for i := range list.Items {
-		if z := &list.Items[i]; z.Status.Phase == corev1.PodRunning && z.DeletionTimestamp == nil {
+		if z := &list.Items[i]; z.Spec.NodeName == node && z.Status.Phase == corev1.PodRunning && z.DeletionTimestamp == nil {
 			return z, nil
 		}
 	}
