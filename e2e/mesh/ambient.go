@@ -82,7 +82,7 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: npm, namespace: istio-egress}
+metadata: {name: docs, namespace: istio-egress}
 spec:
   hosts: [docs.example.net]
   location: MESH_EXTERNAL

@@ -213,22 +213,23 @@ spec:
 			Expect: map[string]string{"192.0.2.0/24": "bypassed", "httpbin.org:443": "passthrough"},
 		},
 		{
-			// Ambient mode, the way istio.io's ambient egress page sets it up: catalog.example.net is
-			// registered in the namespace (ztunnel sends it straight out, to the address its DNS
-			// proxy hands out for it), docs.example.net is registered in istio-egress, whose
-			// namespace uses that namespace's waypoint (ambientSharedManifest), and
-			// postman-echo.com is not registered at all: ztunnel passes it through, seen by IP.
-			// The hosts are no other scenario's or test's: the istio-egress ServiceEntry is
-			// exported to every namespace, and would register its host for the sidecars too.
+			// Ambient mode, the way istio.io's ambient egress page sets it up:
+			// catalog.example.net is registered in the namespace (ztunnel sends it straight out,
+			// to the address its DNS proxy hands out for it), docs.example.net is registered in
+			// istio-egress, whose namespace uses that namespace's waypoint
+			// (ambientSharedManifest), and postman-echo.com is not registered at all: ztunnel
+			// passes it through, seen by IP. The hosts are no other scenario's or test's: the
+			// istio-egress ServiceEntry is exported to every namespace, and would register its
+			// host for the sidecars too.
 			Namespace: "demo-ambient", App: "cart", Replicas: 1, Ambient: true,
 			Calls: []sidecar.Call{
 				{Host: "catalog.example.net", IP: "203.0.113.90", Port: 443, Scheme: "https", Count: 2},
-				{Host: "docs.example.net", IP: "203.0.113.91", Port: 80, Scheme: "http", Path: "/left-pad", Count: 2},
+				{Host: "docs.example.net", IP: "203.0.113.91", Port: 80, Scheme: "http", Path: "/guide", Count: 2},
 				{Host: "postman-echo.com", IP: "203.0.113.60", Port: 80, Scheme: "http", Path: "/get", Count: 3},
 			},
 			Config: `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: pypi}
+metadata: {name: catalog}
 spec:
   hosts: [catalog.example.net]
   exportTo: ["."]
