@@ -78,6 +78,19 @@ func BenchmarkParseConfigDump(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeConfigDumpProtojson is the whole protojson decode the masked decoder replaces
+// (and falls back to on a dump it cannot decide), for the ratio.
+func BenchmarkDecodeConfigDumpProtojson(b *testing.B) {
+	dump := syntheticDump(1000)
+	b.SetBytes(int64(len(dump)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseConfigDumpProtojson(dump); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkScanAccessLog(b *testing.B) {
 	log := syntheticAccessLog(100_000, 1000)
 	b.SetBytes(int64(len(log)))
