@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -105,6 +106,15 @@ var routeConfigFields = []string{
 	"virtual_hosts.routes.route.host_rewrite_literal",
 }
 
+// readMetadata narrows every filter_metadata map read (a cluster's, an endpoint's) to the
+// filters and keys the report reads: Istio's cluster facts, and the endpoint label auto mTLS
+// matches on. A ServiceEntry cluster's "istio" metadata also lists its services, which is most
+// of it.
+var readMetadata = map[string][]string{
+	"istio":                        {"external", "config"},
+	"envoy.transport_socket_match": {"tlsMode"},
+}
+
 func under(prefix string, paths []string) []string {
 	out := make([]string, len(paths))
 	for i, p := range paths {
@@ -136,6 +146,8 @@ type fieldPlan struct {
 	index int
 	read  bool
 	sub   *msgPlan // for a message field (or map value) that is read and not well-known
+	// structKeys, for filter_metadata, are the map keys read and the keys read of each one's Struct.
+	structKeys map[string][]string
 }
 
 // maxPlanFields bounds a message's field count for the seen-field bitsets.
@@ -178,6 +190,9 @@ func (p *msgPlan) add(path []string) {
 		panic("readFields: no field " + path[0] + " in " + string(p.desc.FullName()))
 	}
 	fp.read = true
+	if fp.fd.TextName() == "filter_metadata" {
+		fp.structKeys = readMetadata
+	}
 	fd := fp.fd
 	if fd.IsMap() {
 		fd = fd.MapValue()
@@ -271,6 +286,14 @@ func (d *maskedDecoder) member(m protoreflect.Message, p *msgPlan, key []byte, s
 				d.fail() // duplicate map key
 				return
 			}
+			if fp.structKeys != nil {
+				if only, ok := fp.structKeys[string(key)]; ok && d.peek() == '{' {
+					d.structValue(mp.Mutable(k).Message().Interface().(*structpb.Struct), only)
+				} else {
+					d.skip()
+				}
+				continue
+			}
 			if vd.Message() != nil {
 				d.messageValue(mp.Mutable(k).Message(), vd, fp.sub)
 			} else {
@@ -299,7 +322,7 @@ func (d *maskedDecoder) messageValue(m protoreflect.Message, fd protoreflect.Fie
 	case "google.protobuf.Any":
 		d.anyValue(m.Interface().(*anypb.Any))
 	case "google.protobuf.Struct":
-		d.structValue(m.Interface().(*structpb.Struct))
+		d.structValue(m.Interface().(*structpb.Struct), nil)
 	case "google.protobuf.Value":
 		*m.Interface().(*structpb.Value) = *d.jsonValue()
 	case "google.protobuf.ListValue":
@@ -390,13 +413,18 @@ func (d *maskedDecoder) anyType(url string) (protoreflect.Message, *msgPlan) {
 	return mt.New(), p
 }
 
-func (d *maskedDecoder) structValue(s *structpb.Struct) {
+// structValue reads a Struct, only the keys in only when it is not nil.
+func (d *maskedDecoder) structValue(s *structpb.Struct, only []string) {
 	if d.peek() != '{' {
 		d.fail()
 		return
 	}
 	s.Fields = map[string]*structpb.Value{}
 	for key := range d.members() {
+		if only != nil && !slices.Contains(only, string(key)) {
+			d.skip()
+			continue
+		}
 		k := string(key)
 		if _, dup := s.Fields[k]; dup {
 			d.fail()
@@ -421,7 +449,7 @@ func (d *maskedDecoder) jsonValue() *structpb.Value {
 	switch d.peek() {
 	case '{':
 		s := &structpb.Struct{}
-		d.structValue(s)
+		d.structValue(s, nil)
 		return structpb.NewStructValue(s)
 	case '[':
 		l := &structpb.ListValue{}

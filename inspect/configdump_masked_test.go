@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,4 +72,40 @@ func diffProxyConfigs(want, got *ProxyConfig) string {
 		}
 	}
 	return cmp.Diff(read(want), read(got), cmp.Exporter(func(reflect.Type) bool { return true }), cmpopts.EquateEmpty())
+}
+
+// TestIsV2Dump checks the one-pass search against its definition: the dump names a v2 admin
+// type or a v2 resource type somewhere.
+func TestIsV2Dump(t *testing.T) {
+	inputs := []string{
+		`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v2alpha.ClustersConfigDump"}]}`,
+		`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump","static_clusters":[{"cluster":{"@type":"type.googleapis.com/envoy.api.v2.Cluster"}}]}]}`,
+		`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump"}]}`,
+		`{"x":"envoy.api.v2alpha.X envoy.admin.v2.Y .v2 envoy.api.v3. envoy.admin.v2alph"}`,
+		`envoy.api.v2.`, `.v2.v2alpha.envoy.api`, ``,
+	}
+	err := filepath.WalkDir("../fixtures", func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		inputs = append(inputs, string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := 0
+	for _, in := range inputs {
+		want := strings.Contains(in, "envoy.admin.v2alpha.") || strings.Contains(in, "envoy.api.v2.")
+		if want {
+			v2++
+		}
+		if got := isV2Dump([]byte(in)); got != want {
+			t.Errorf("isV2Dump(%.80q…) = %v, want %v", in, got, want)
+		}
+	}
+	if v2 < 4 {
+		t.Errorf("only %d v2 inputs", v2)
+	}
 }

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"bytes"
 	"errors"
 	"iter"
 	"strconv"
@@ -168,30 +169,31 @@ func (s *jsonScanner) stringBytes() []byte {
 		return nil
 	}
 	start := s.i
+	q := bytes.IndexByte(s.b[start:], '"')
+	if q < 0 {
+		s.fail()
+		return nil
+	}
+	out := s.b[start : start+q]
+	if bytes.IndexByte(out, '\\') >= 0 {
+		return s.escapedString(start)
+	}
 	ascii := true
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			out := s.b[start:s.i]
-			s.i++
-			if !ascii && !utf8.Valid(out) {
+	for _, c := range out {
+		if c < 0x20 || c >= 0x80 {
+			if c < 0x20 {
 				s.fail()
 				return nil
 			}
-			return out
-		case c == '\\':
-			return s.escapedString(start)
-		case c < 0x20:
-			s.fail()
-			return nil
-		case c >= 0x80:
 			ascii = false
 		}
-		s.i++
 	}
-	s.fail()
-	return nil
+	if !ascii && !utf8.Valid(out) {
+		s.fail()
+		return nil
+	}
+	s.i = start + q + 1
+	return out
 }
 
 // escapedString finishes a string that has escapes, from its first byte at start.
