@@ -137,6 +137,7 @@ func keptType(name protoreflect.FullName) bool {
 // msgPlan says, for one message type, which fields are read; it knows every field by both
 // JSON spellings so that duplicates and oneof clashes are caught as protojson catches them.
 type msgPlan struct {
+	typ    protoreflect.MessageType // of the plans in anyPlans
 	desc   protoreflect.MessageDescriptor
 	fields map[string]*fieldPlan
 }
@@ -161,6 +162,7 @@ var anyPlans = func() map[protoreflect.FullName]*msgPlan {
 			panic("readFields: " + err.Error())
 		}
 		p := newMsgPlan(mt.Descriptor())
+		p.typ = mt
 		for _, path := range paths {
 			p.add(strings.Split(path, "."))
 		}
@@ -397,20 +399,13 @@ func (d *maskedDecoder) anyValue(a *anypb.Any) {
 // nil when it is not; a type name that is not one fails.
 func (d *maskedDecoder) anyType(url string) (protoreflect.Message, *msgPlan) {
 	name := protoreflect.FullName(url[strings.LastIndexByte(url, '/')+1:])
-	if url == "" || !name.IsValid() {
+	if p := anyPlans[name]; p != nil {
+		return p.typ.New(), p
+	}
+	if !name.IsValid() {
 		d.fail()
-		return nil, nil
 	}
-	p := anyPlans[name]
-	if p == nil {
-		return nil, nil
-	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
-	if err != nil {
-		d.fail()
-		return nil, nil
-	}
-	return mt.New(), p
+	return nil, nil
 }
 
 // structValue reads a Struct, only the keys in only when it is not nil.
