@@ -84,11 +84,16 @@ func parseConfigDumpProtojson(b []byte) (*ProxyConfig, error) {
 	if err := jsonOptions.Unmarshal(b, &dump); err != nil {
 		return nil, fmt.Errorf("failed to decode config dump (truncated or not a config_dump?): %w", err)
 	}
+	return proxyConfigOf(&dump), nil
+}
+
+// proxyConfigOf takes the resources of a decoded dump's sections.
+func proxyConfigOf(dump *adminv3.ConfigDump) *ProxyConfig {
 	pc := &ProxyConfig{}
 	for _, a := range dump.GetConfigs() {
-		pc.addSection(a.GetTypeUrl(), unmarshalResource(a), unmarshalResource)
+		pc.addSection(a.GetTypeUrl(), unmarshalResource(a))
 	}
-	return pc, nil
+	return pc
 }
 
 // Merge appends other's resources to c, skipping clusters, listeners and routes c already has by name,
@@ -178,9 +183,9 @@ func compactNames(names []string) []string {
 	return out
 }
 
-// addSection takes the resources of one config section (m, nil when the dump's type is not
-// read); resource gives the message an Any of the section holds, nil when it has none.
-func (c *ProxyConfig) addSection(typeURL string, m proto.Message, resource func(*anypb.Any) proto.Message) {
+// addSection takes the resources of one config section (m, nil when this binary does not know
+// the section's type).
+func (c *ProxyConfig) addSection(typeURL string, m proto.Message) {
 	name := strings.TrimPrefix(typeURL, typeURLPrefix)
 	c.Sections = append(c.Sections, name)
 	if m == nil {
@@ -198,52 +203,52 @@ func (c *ProxyConfig) addSection(typeURL string, m proto.Message, resource func(
 		// istioctl proxy-config cluster lists the active dynamic clusters and the static ones
 		// (the bootstrap's xds-grpc, sds-grpc, agent, prometheus_stats…), not warming ones.
 		for _, d := range v.GetDynamicActiveClusters() {
-			c.addCluster(resource(d.GetCluster()))
+			c.addCluster(unmarshalResource(d.GetCluster()))
 		}
 		for _, s := range v.GetStaticClusters() {
-			c.addCluster(resource(s.GetCluster()))
+			c.addCluster(unmarshalResource(s.GetCluster()))
 		}
 	case *adminv3.ClustersConfigDump_DynamicCluster:
-		c.addCluster(resource(v.GetCluster()))
+		c.addCluster(unmarshalResource(v.GetCluster()))
 	case *adminv3.ClustersConfigDump_StaticCluster:
-		c.addCluster(resource(v.GetCluster()))
+		c.addCluster(unmarshalResource(v.GetCluster()))
 	case *adminv3.ListenersConfigDump:
 		for _, s := range v.GetStaticListeners() {
-			c.addListener(resource(s.GetListener()))
+			c.addListener(unmarshalResource(s.GetListener()))
 		}
 		for _, d := range v.GetDynamicListeners() {
-			c.addDynamicListener(d, resource)
+			c.addDynamicListener(d)
 		}
 	case *adminv3.ListenersConfigDump_DynamicListener:
-		c.addDynamicListener(v, resource)
+		c.addDynamicListener(v)
 	case *adminv3.ListenersConfigDump_StaticListener:
-		c.addListener(resource(v.GetListener()))
+		c.addListener(unmarshalResource(v.GetListener()))
 	case *adminv3.RoutesConfigDump:
 		for _, s := range v.GetStaticRouteConfigs() {
-			c.addRoute(resource(s.GetRouteConfig()))
+			c.addRoute(unmarshalResource(s.GetRouteConfig()))
 		}
 		for _, d := range v.GetDynamicRouteConfigs() {
-			c.addRoute(resource(d.GetRouteConfig()))
+			c.addRoute(unmarshalResource(d.GetRouteConfig()))
 		}
 	case *adminv3.RoutesConfigDump_DynamicRouteConfig:
-		c.addRoute(resource(v.GetRouteConfig()))
+		c.addRoute(unmarshalResource(v.GetRouteConfig()))
 	case *adminv3.RoutesConfigDump_StaticRouteConfig:
-		c.addRoute(resource(v.GetRouteConfig()))
+		c.addRoute(unmarshalResource(v.GetRouteConfig()))
 	case *adminv3.EndpointsConfigDump:
 		for _, s := range v.GetStaticEndpointConfigs() {
-			c.addEndpoints(resource(s.GetEndpointConfig()))
+			c.addEndpoints(unmarshalResource(s.GetEndpointConfig()))
 		}
 		for _, d := range v.GetDynamicEndpointConfigs() {
-			c.addEndpoints(resource(d.GetEndpointConfig()))
+			c.addEndpoints(unmarshalResource(d.GetEndpointConfig()))
 		}
 	case *adminv3.EndpointsConfigDump_DynamicEndpointConfig:
-		c.addEndpoints(resource(v.GetEndpointConfig()))
+		c.addEndpoints(unmarshalResource(v.GetEndpointConfig()))
 	case *adminv3.EndpointsConfigDump_StaticEndpointConfig:
-		c.addEndpoints(resource(v.GetEndpointConfig()))
+		c.addEndpoints(unmarshalResource(v.GetEndpointConfig()))
 	}
 }
 
-// unmarshalResource is the resource of an Any decoded by protojson, nil when it has none or
+// unmarshalResource is the message of an Any, nil when it has none or
 // one of a type this binary does not link.
 func unmarshalResource(a *anypb.Any) proto.Message {
 	if a == nil {
@@ -262,12 +267,12 @@ func (c *ProxyConfig) addCluster(m proto.Message) {
 	}
 }
 
-func (c *ProxyConfig) addDynamicListener(d *adminv3.ListenersConfigDump_DynamicListener, resource func(*anypb.Any) proto.Message) {
+func (c *ProxyConfig) addDynamicListener(d *adminv3.ListenersConfigDump_DynamicListener) {
 	switch {
 	case d.GetActiveState() != nil:
-		c.addListener(resource(d.GetActiveState().GetListener()))
+		c.addListener(unmarshalResource(d.GetActiveState().GetListener()))
 	case d.GetWarmingState() != nil:
-		c.addListener(resource(d.GetWarmingState().GetListener()))
+		c.addListener(unmarshalResource(d.GetWarmingState().GetListener()))
 	}
 }
 

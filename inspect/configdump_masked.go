@@ -1,16 +1,17 @@
 package inspect
 
 import (
+	"bytes"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // A config dump is mostly what the report never reads (filters, stats configs, per-service
@@ -123,21 +124,9 @@ func under(prefix string, paths []string) []string {
 	return out
 }
 
-// keptTypes are kept as messages when decoded from an Any (config sections and the clusters,
-// listeners… in them), not marshalled back into it: ProxyConfig takes them as they are.
-func keptType(name protoreflect.FullName) bool {
-	switch name {
-	case "envoy.config.cluster.v3.Cluster", "envoy.config.endpoint.v3.ClusterLoadAssignment",
-		"envoy.config.listener.v3.Listener", "envoy.config.route.v3.RouteConfiguration":
-		return true
-	}
-	return strings.HasPrefix(string(name), "envoy.admin.v3.")
-}
-
 // msgPlan says, for one message type, which fields are read; it knows every field by both
 // JSON spellings so that duplicates and oneof clashes are caught as protojson catches them.
 type msgPlan struct {
-	typ    protoreflect.MessageType // of the plans in anyPlans
 	desc   protoreflect.MessageDescriptor
 	fields map[string]*fieldPlan
 }
@@ -162,7 +151,6 @@ var anyPlans = func() map[protoreflect.FullName]*msgPlan {
 			panic("readFields: " + err.Error())
 		}
 		p := newMsgPlan(mt.Descriptor())
-		p.typ = mt
 		for _, path := range paths {
 			p.add(strings.Split(path, "."))
 		}
@@ -220,11 +208,11 @@ func wellKnown(name protoreflect.FullName) bool {
 	return name.Parent() == "google.protobuf"
 }
 
-// maskedDecoder decodes JSON into messages by their plans.
+// maskedDecoder turns JSON into the protobuf wire form of the fields read, which the fast binary
+// decoder then turns into messages: no reflection per field, and an Any's content is its bytes.
 type maskedDecoder struct {
 	jsonScanner
-	// kept are the messages decoded from Anys of keptType.
-	kept map[*anypb.Any]proto.Message
+	out []byte
 }
 
 type seenFields struct{ fields, oneofs [maxPlanFields / 64]uint64 }
@@ -238,15 +226,34 @@ func (s *seenFields) mark(set *[maxPlanFields / 64]uint64, i int) bool {
 	return true
 }
 
-func (d *maskedDecoder) message(m protoreflect.Message, p *msgPlan) {
+// beginField starts a length-delimited field; endField writes its length once its content is out.
+func (d *maskedDecoder) beginField(num protowire.Number) int {
+	d.out = protowire.AppendTag(d.out, num, protowire.BytesType)
+	d.out = append(d.out, 0)
+	return len(d.out)
+}
+
+func (d *maskedDecoder) endField(start int) {
+	n := len(d.out) - start
+	if n < 0x80 {
+		d.out[start-1] = byte(n)
+		return
+	}
+	size := protowire.SizeVarint(uint64(n))
+	d.out = append(d.out, make([]byte, size-1)...)
+	copy(d.out[start-1+size:], d.out[start:start+n])
+	protowire.AppendVarint(d.out[:start-1], uint64(n))
+}
+
+func (d *maskedDecoder) message(p *msgPlan) {
 	var seen seenFields
 	for key := range d.members() {
-		d.member(m, p, key, &seen)
+		d.member(p, key, &seen)
 	}
 }
 
 // member reads one field of an object, as protojson's unmarshalMessage does.
-func (d *maskedDecoder) member(m protoreflect.Message, p *msgPlan, key []byte, seen *seenFields) {
+func (d *maskedDecoder) member(p *msgPlan, key []byte, seen *seenFields) {
 	fp := p.fields[string(key)]
 	if fp == nil {
 		d.skip()
@@ -271,44 +278,64 @@ func (d *maskedDecoder) member(m protoreflect.Message, p *msgPlan, key []byte, s
 	}
 	switch {
 	case fd.IsList():
-		list := m.Mutable(fd).List()
 		for range d.elements() {
-			if fd.Message() != nil {
-				d.messageValue(list.AppendMutable().Message(), fd, fp.sub)
-			} else {
-				list.Append(d.scalar(fd))
-			}
+			d.value(fd.Number(), fd, fp.sub)
 		}
 	case fd.IsMap():
-		mp := m.Mutable(fd).Map()
-		vd := fd.MapValue()
+		var keys keySet
 		for key := range d.members() {
-			k := protoreflect.ValueOfString(string(key)).MapKey()
-			if mp.Has(k) {
+			k := string(key)
+			if !keys.add(k) {
 				d.fail() // duplicate map key
 				return
 			}
-			if fp.structKeys != nil {
-				if only, ok := fp.structKeys[string(key)]; ok && d.peek() == '{' {
-					d.structValue(mp.Mutable(k).Message().Interface().(*structpb.Struct), only)
-				} else {
-					d.skip()
-				}
+			only, read := fp.structKeys[k]
+			if fp.structKeys != nil && (!read || d.peek() != '{') {
+				d.skip()
 				continue
 			}
-			if vd.Message() != nil {
-				d.messageValue(mp.Mutable(k).Message(), vd, fp.sub)
+			entry := d.beginField(fd.Number())
+			d.out = protowire.AppendTag(d.out, 1, protowire.BytesType)
+			d.out = protowire.AppendString(d.out, k)
+			if fp.structKeys != nil {
+				s := d.beginField(2)
+				d.structBody(only)
+				d.endField(s)
 			} else {
-				mp.Set(k, d.scalar(vd))
+				d.value(2, fd.MapValue(), fp.sub)
 			}
+			d.endField(entry)
 		}
-	case fd.Message() != nil:
-		d.messageValue(m.Mutable(fd).Message(), fd, fp.sub)
 	default:
-		if v := d.scalar(fd); v.IsValid() {
-			m.Set(fd, v)
+		d.value(fd.Number(), fd, fp.sub)
+	}
+}
+
+// keySet tells a key seen before: a short list, a map once it is long.
+type keySet struct {
+	few  []string
+	many map[string]bool
+}
+
+func (s *keySet) add(k string) bool {
+	if s.many == nil && len(s.few) < 16 {
+		if slices.Contains(s.few, k) {
+			return false
+		}
+		s.few = append(s.few, k)
+		return true
+	}
+	if s.many == nil {
+		s.many = map[string]bool{}
+		for _, f := range s.few {
+			s.many[f] = true
 		}
 	}
+	if s.many[k] {
+		return false
+	}
+	s.many[k] = true
+	return true
 }
 
 func isValueField(fd protoreflect.FieldDescriptor) bool {
@@ -318,19 +345,41 @@ func isValueField(fd protoreflect.FieldDescriptor) bool {
 	return fd.Enum() != nil && fd.Enum().FullName() == "google.protobuf.NullValue"
 }
 
-// messageValue reads a message-typed value (not null, unless a google.protobuf.Value).
-func (d *maskedDecoder) messageValue(m protoreflect.Message, fd protoreflect.FieldDescriptor, p *msgPlan) {
-	switch name := fd.Message().FullName(); name {
+// value reads the value of field fd (an element, for a list; the value, for a map entry) and
+// writes it as field num.
+func (d *maskedDecoder) value(num protowire.Number, fd protoreflect.FieldDescriptor, p *msgPlan) {
+	if fd.Message() == nil {
+		d.scalar(num, fd)
+		return
+	}
+	name := fd.Message().FullName()
+	switch {
+	case name == "google.protobuf.Value":
+		// The only value that may be null.
+	case name == "google.protobuf.ListValue":
+		if d.peek() != '[' {
+			d.fail()
+			return
+		}
+	case name == "google.protobuf.Duration" || wellKnown(name) && name != "google.protobuf.Any" && name != "google.protobuf.Struct":
+	default:
+		if d.peek() != '{' {
+			d.fail()
+			return
+		}
+	}
+	start := d.beginField(num)
+	switch name {
 	case "google.protobuf.Any":
-		d.anyValue(m.Interface().(*anypb.Any))
+		d.anyBody()
 	case "google.protobuf.Struct":
-		d.structValue(m.Interface().(*structpb.Struct), nil)
+		d.structBody(nil)
 	case "google.protobuf.Value":
-		*m.Interface().(*structpb.Value) = *d.jsonValue()
+		d.valueBody()
 	case "google.protobuf.ListValue":
-		d.listValue(m.Interface().(*structpb.ListValue))
+		d.listBody()
 	case "google.protobuf.Duration":
-		d.duration(m.Interface().(*durationpb.Duration))
+		d.durationBody()
 	default:
 		if wellKnown(name) {
 			// Wrappers are their value; other well-known types are not among readFields.
@@ -339,25 +388,20 @@ func (d *maskedDecoder) messageValue(m protoreflect.Message, fd protoreflect.Fie
 				d.fail()
 				return
 			}
-			if v := d.scalar(vfd); v.IsValid() {
-				m.Set(vfd, v)
-			}
-			return
+			d.scalar(1, vfd)
+		} else {
+			d.message(p)
 		}
-		if d.peek() != '{' {
-			d.fail()
-			return
-		}
-		d.message(m, p)
 	}
+	d.endField(start)
 }
 
-// anyValue reads an Any: its type URL, and its content when readFields lists the type.
+// anyBody reads an Any: its type URL, and its content when readFields lists the type.
 // "@type" must come first, as Envoy writes it.
-func (d *maskedDecoder) anyValue(a *anypb.Any) {
-	var em protoreflect.Message
+func (d *maskedDecoder) anyBody() {
 	var p *msgPlan
 	var seen seenFields
+	content := -1
 	first := true
 	for key := range d.members() {
 		if !first {
@@ -365,10 +409,10 @@ func (d *maskedDecoder) anyValue(a *anypb.Any) {
 				d.fail()
 				return
 			}
-			if em == nil {
+			if p == nil {
 				d.skip()
 			} else {
-				d.member(em, p, key, &seen)
+				d.member(p, key, &seen)
 			}
 			continue
 		}
@@ -377,100 +421,97 @@ func (d *maskedDecoder) anyValue(a *anypb.Any) {
 			d.fail()
 			return
 		}
-		a.TypeUrl = d.string()
-		em, p = d.anyType(a.TypeUrl)
+		url := d.stringBytes()
+		d.out = protowire.AppendTag(d.out, 1, protowire.BytesType)
+		d.out = protowire.AppendBytes(d.out, url)
+		// Resolved as jsonOptions' resolver does: a type not read is kept by name, a name that
+		// is none fails.
+		name := protoreflect.FullName(url[bytes.LastIndexByte(url, '/')+1:])
+		if p = anyPlans[name]; p != nil {
+			content = d.beginField(2)
+		} else if !name.IsValid() {
+			d.fail()
+			return
+		}
 	}
-	if em == nil || d.err != nil {
-		return
+	if content >= 0 {
+		d.endField(content)
 	}
-	if keptType(em.Descriptor().FullName()) {
-		d.kept[a] = em.Interface()
-		return
-	}
-	b, err := proto.MarshalOptions{AllowPartial: true, Deterministic: true}.Marshal(em.Interface())
-	if err != nil {
-		d.fail()
-		return
-	}
-	a.Value = b
 }
 
-// anyType resolves a type URL as jsonOptions' resolver does: a new message when the type is read,
-// nil when it is not; a type name that is not one fails.
-func (d *maskedDecoder) anyType(url string) (protoreflect.Message, *msgPlan) {
-	name := protoreflect.FullName(url[strings.LastIndexByte(url, '/')+1:])
-	if p := anyPlans[name]; p != nil {
-		return p.typ.New(), p
-	}
-	if !name.IsValid() {
-		d.fail()
-	}
-	return nil, nil
-}
-
-// structValue reads a Struct, only the keys in only when it is not nil.
-func (d *maskedDecoder) structValue(s *structpb.Struct, only []string) {
+// structBody reads a Struct, only the keys in only when it is not nil.
+func (d *maskedDecoder) structBody(only []string) {
 	if d.peek() != '{' {
 		d.fail()
 		return
 	}
-	s.Fields = map[string]*structpb.Value{}
+	var keys keySet
 	for key := range d.members() {
 		if only != nil && !slices.Contains(only, string(key)) {
 			d.skip()
 			continue
 		}
 		k := string(key)
-		if _, dup := s.Fields[k]; dup {
+		if !keys.add(k) {
 			d.fail()
 			return
 		}
-		s.Fields[k] = d.jsonValue()
+		entry := d.beginField(1)
+		d.out = protowire.AppendTag(d.out, 1, protowire.BytesType)
+		d.out = protowire.AppendString(d.out, k)
+		v := d.beginField(2)
+		d.valueBody()
+		d.endField(v)
+		d.endField(entry)
 	}
 }
 
-func (d *maskedDecoder) listValue(l *structpb.ListValue) {
-	if d.peek() != '[' {
-		d.fail()
-		return
-	}
-	l.Values = []*structpb.Value{}
+func (d *maskedDecoder) listBody() {
 	for range d.elements() {
-		l.Values = append(l.Values, d.jsonValue())
+		v := d.beginField(1)
+		d.valueBody()
+		d.endField(v)
 	}
 }
 
-func (d *maskedDecoder) jsonValue() *structpb.Value {
+// valueBody reads any JSON value as a google.protobuf.Value.
+func (d *maskedDecoder) valueBody() {
 	switch d.peek() {
 	case '{':
-		s := &structpb.Struct{}
-		d.structValue(s, nil)
-		return structpb.NewStructValue(s)
+		s := d.beginField(5)
+		d.structBody(nil)
+		d.endField(s)
 	case '[':
-		l := &structpb.ListValue{}
-		d.listValue(l)
-		return structpb.NewListValue(l)
+		l := d.beginField(6)
+		d.listBody()
+		d.endField(l)
 	case '"':
-		return structpb.NewStringValue(d.string())
+		d.out = protowire.AppendTag(d.out, 3, protowire.BytesType)
+		d.out = protowire.AppendBytes(d.out, d.stringBytes())
 	case 't':
 		d.literal("true")
-		return structpb.NewBoolValue(true)
+		d.out = protowire.AppendTag(d.out, 4, protowire.VarintType)
+		d.out = protowire.AppendVarint(d.out, 1)
 	case 'f':
 		d.literal("false")
-		return structpb.NewBoolValue(false)
+		d.out = protowire.AppendTag(d.out, 4, protowire.VarintType)
+		d.out = protowire.AppendVarint(d.out, 0)
 	case 'n':
 		d.literal("null")
-		return structpb.NewNullValue()
+		d.out = protowire.AppendTag(d.out, 1, protowire.VarintType)
+		d.out = protowire.AppendVarint(d.out, 0)
+	default:
+		f, err := strconv.ParseFloat(string(d.number()), 64)
+		if err != nil {
+			d.fail()
+		}
+		d.out = protowire.AppendTag(d.out, 2, protowire.Fixed64Type)
+		d.out = protowire.AppendFixed64(d.out, math.Float64bits(f))
 	}
-	f, err := strconv.ParseFloat(string(d.number()), 64)
-	if err != nil {
-		d.fail()
-	}
-	return structpb.NewNumberValue(f)
 }
 
-// duration reads "1.5s": what protojson accepts, but for the forms Envoy never writes ("+1s", ".5s").
-func (d *maskedDecoder) duration(dur *durationpb.Duration) {
+// durationBody reads "1.5s": what protojson accepts, but for the forms Envoy never writes ("+1s", ".5s").
+func (d *maskedDecoder) durationBody() {
 	if d.peek() != '"' {
 		d.fail()
 		return
@@ -509,61 +550,71 @@ func (d *maskedDecoder) duration(dur *durationpb.Duration) {
 	if neg {
 		secs, nanos = -secs, -nanos
 	}
-	dur.Seconds, dur.Nanos = secs, int32(nanos)
+	d.out = protowire.AppendTag(d.out, 1, protowire.VarintType)
+	d.out = protowire.AppendVarint(d.out, uint64(secs))
+	d.out = protowire.AppendTag(d.out, 2, protowire.VarintType)
+	d.out = protowire.AppendVarint(d.out, uint64(nanos))
 }
 
-// scalar reads a bool, string, integer or enum field's value; an invalid Value for an enum
-// name this binary does not know (which protojson, discarding unknowns, leaves unset).
-func (d *maskedDecoder) scalar(fd protoreflect.FieldDescriptor) protoreflect.Value {
+// scalar reads a bool, string, integer or enum and writes it as field num; an enum name this
+// binary does not know is left out, as protojson, discarding unknowns, leaves it unset.
+func (d *maskedDecoder) scalar(num protowire.Number, fd protoreflect.FieldDescriptor) {
+	var v uint64
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
 		switch d.peek() {
 		case 't':
 			d.literal("true")
-			return protoreflect.ValueOfBool(true)
+			v = 1
 		case 'f':
 			d.literal("false")
-			return protoreflect.ValueOfBool(false)
+		default:
+			d.fail()
 		}
 	case protoreflect.StringKind:
-		if d.peek() == '"' {
-			return protoreflect.ValueOfString(d.string())
+		if d.peek() != '"' {
+			d.fail()
+			return
 		}
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		d.out = protowire.AppendTag(d.out, num, protowire.BytesType)
+		d.out = protowire.AppendBytes(d.out, d.stringBytes())
+		return
+	case protoreflect.Int32Kind:
 		n, _ := d.integer(true, 32)
-		return protoreflect.ValueOfInt32(int32(n))
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		v = uint64(n)
+	case protoreflect.Int64Kind:
 		n, _ := d.integer(true, 64)
-		return protoreflect.ValueOfInt64(n)
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		_, n := d.integer(false, 32)
-		return protoreflect.ValueOfUint32(uint32(n))
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		_, n := d.integer(false, 64)
-		return protoreflect.ValueOfUint64(n)
+		v = uint64(n)
+	case protoreflect.Uint32Kind:
+		_, v = d.integer(false, 32)
+	case protoreflect.Uint64Kind:
+		_, v = d.integer(false, 64)
 	case protoreflect.EnumKind:
 		if d.peek() == '"' {
-			if ev := fd.Enum().Values().ByName(protoreflect.Name(d.stringBytes())); ev != nil {
-				return protoreflect.ValueOfEnum(ev.Number())
+			ev := fd.Enum().Values().ByName(protoreflect.Name(d.stringBytes()))
+			if ev == nil {
+				// protojson leaves an unknown name unset in a singular field; a list is rarer: let it decide.
+				if fd.IsList() {
+					d.fail()
+				}
+				return
 			}
-			// protojson leaves an unknown name unset in a singular field; a list is rarer: let it decide.
-			if fd.IsList() {
-				d.fail()
-			}
-			return protoreflect.Value{}
+			v = uint64(ev.Number())
+		} else {
+			n, _ := d.integer(true, 32)
+			v = uint64(n)
 		}
-		n, _ := d.integer(true, 32)
-		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n))
+	default:
+		d.fail()
+		return
 	}
-	d.fail()
-	return protoreflect.Value{}
+	d.out = protowire.AppendTag(d.out, num, protowire.VarintType)
+	d.out = protowire.AppendVarint(d.out, v)
 }
 
 // parseConfigDumpMasked decodes a JSON config dump by readFields; errNotFast when it cannot decide.
 func parseConfigDumpMasked(b []byte) (*ProxyConfig, error) {
-	d := &maskedDecoder{jsonScanner: jsonScanner{b: b}, kept: map[*anypb.Any]proto.Message{}}
-	resource := func(a *anypb.Any) proto.Message { return d.kept[a] }
-	pc := &ProxyConfig{}
+	d := &maskedDecoder{jsonScanner: jsonScanner{b: b}, out: make([]byte, 0, len(b)/4)}
 	seen := false
 	for key := range d.members() {
 		// A ConfigDump has one field, spelled alike in both forms.
@@ -584,17 +635,18 @@ func parseConfigDumpMasked(b []byte) (*ProxyConfig, error) {
 				d.fail()
 				break
 			}
-			a := &anypb.Any{}
-			d.anyValue(a)
-			if d.err != nil {
-				break
-			}
-			pc.addSection(a.GetTypeUrl(), resource(a), resource)
+			a := d.beginField(1)
+			d.anyBody()
+			d.endField(a)
 		}
 	}
 	d.end()
 	if d.err != nil {
 		return nil, d.err
 	}
-	return pc, nil
+	var dump adminv3.ConfigDump
+	if err := proto.Unmarshal(d.out, &dump); err != nil {
+		return nil, errNotFast
+	}
+	return proxyConfigOf(&dump), nil
 }
