@@ -25,7 +25,9 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 )
 
-// ProxyConfig is the part of a proxy's xDS configuration the classifier reads.
+// ProxyConfig is the part of a proxy's xDS configuration the classifier reads. Its messages
+// usually hold only the fields in readFields (configdump_masked.go): a field the classifier
+// starts to read must be added there.
 type ProxyConfig struct {
 	Clusters  []*clusterv3.Cluster
 	Listeners []*listenerv3.Listener

@@ -290,7 +290,7 @@ func (d *maskedDecoder) member(p *msgPlan, key []byte, seen *seenFields) {
 				return
 			}
 			only, read := fp.structKeys[k]
-			if fp.structKeys != nil && (!read || d.peek() != '{') {
+			if fp.structKeys != nil && !read {
 				d.skip()
 				continue
 			}

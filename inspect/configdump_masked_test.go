@@ -109,3 +109,57 @@ func TestIsV2Dump(t *testing.T) {
 		t.Errorf("only %d v2 inputs", v2)
 	}
 }
+
+// TestMaskedDecoderEdges: forms the masked decoder reads must read as protojson reads them;
+// forms it leaves to protojson (or that protojson refuses) must not be decided by it.
+func TestMaskedDecoderEdges(t *testing.T) {
+	const cluster = `{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump.DynamicCluster","cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster",%s}}`
+	dump := func(fields string) string {
+		return `{"configs":[` + strings.ReplaceAll(cluster, "%s", fields) + `]}`
+	}
+	tests := []struct {
+		name   string
+		in     string
+		decide bool // the masked decoder must read it
+	}{
+		{"camel case and numbers as strings", dump(`"name":"outbound|443||a.example","connectTimeout":"1.5s","circuitBreakers":{"thresholds":[{"maxConnections":"7"}]}`), true},
+		{"enum by number", dump(`"name":"a","type":1`), true},
+		{"unknown enum name", dump(`"name":"a","type":"NO_SUCH_TYPE"`), true},
+		{"null fields", dump(`"name":"a","metadata":null,"load_assignment":{"endpoints":null}`), true},
+		{"unread extension", dump(`"name":"a","filters":[{"name":"x","typed_config":{"@type":"type.googleapis.com/no.such.Type","a":[1,2,{"b":null}]}}]`), true},
+		{"escapes", dump(`"name":"outbound|443||a\u002eexample\n\"q\""`), true},
+		{"metadata narrowed", dump(`"name":"a","metadata":{"filter_metadata":{"istio":{"external":true,"services":[{"host":"a"}]},"other":{"x":1}}}`), true},
+		{"@type not first", `{"configs":[{"cluster":{"name":"a","@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster"},"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump.DynamicCluster"}]}`, false},
+		{"duplicate field", dump(`"name":"a","name":"b"`), false},
+		{"both spellings", dump(`"connect_timeout":"1s","connectTimeout":"2s"`), false},
+		{"oneof clash", dump(`"type":"STATIC","cluster_type":{"name":"x"}`), false},
+		{"duplicate struct key", dump(`"metadata":{"filter_metadata":{"istio":{"external":true,"external":false}}}`), false},
+		{"truncated", dump(`"name":"a"`)[:60], false},
+		{"trailing bytes", dump(`"name":"a"`) + "x", false},
+		{"bad duration", dump(`"connect_timeout":"1.5"`), false},
+		{"exponent integer", dump(`"circuit_breakers":{"thresholds":[{"max_connections":1e2}]}`), false},
+		{"invalid UTF-8", dump("\"name\":\"a\xff\""), false},
+		{"non-string in string field", dump(`"name":5`), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseConfigDumpMasked([]byte(tc.in))
+			if !tc.decide {
+				if err == nil {
+					t.Fatalf("the masked decoder decided %q", tc.in)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the masked decoder left %q to protojson: %v", tc.in, err)
+			}
+			want, err := parseConfigDumpProtojson([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("protojson refuses what the masked decoder read: %v", err)
+			}
+			if diff := diffProxyConfigs(want, got); diff != "" {
+				t.Errorf("masked decoder (+) differs from protojson (-):\n%s", diff)
+			}
+		})
+	}
+}
