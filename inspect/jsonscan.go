@@ -257,10 +257,6 @@ func (s *jsonScanner) escapedString(start int) []byte {
 	return nil
 }
 
-func (s *jsonScanner) string() string {
-	return string(s.stringBytes())
-}
-
 // number reads a JSON number and returns its text.
 func (s *jsonScanner) number() []byte {
 	s.ws()
