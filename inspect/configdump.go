@@ -13,6 +13,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
 	"sigs.k8s.io/yaml"
 
@@ -24,7 +25,9 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 )
 
-// ProxyConfig is the part of a proxy's xDS configuration the classifier reads.
+// ProxyConfig is the part of a proxy's xDS configuration the classifier reads. Its messages
+// usually hold only the fields in readFields (configdump_masked.go): a field the classifier
+// starts to read must be added there.
 type ProxyConfig struct {
 	Clusters  []*clusterv3.Cluster
 	Listeners []*listenerv3.Listener
@@ -44,10 +47,24 @@ type ProxyConfig struct {
 // ran (see configdump_v2.go). Extension types this binary does not link are tolerated. Empty
 // input gives an empty config.
 func ParseConfigDump(b []byte) (*ProxyConfig, error) {
-	pc := &ProxyConfig{}
+	j, err := configDumpJSON(b)
+	switch {
+	case err != nil:
+		return nil, err
+	case j == nil:
+		return &ProxyConfig{}, nil
+	}
+	if pc, err := parseConfigDumpMasked(j); err == nil {
+		return pc, nil
+	}
+	return parseConfigDumpProtojson(j)
+}
+
+// configDumpJSON is a dump as v3 JSON, nil for an empty one.
+func configDumpJSON(b []byte) ([]byte, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
-		return pc, nil
+		return nil, nil
 	}
 	if b[0] != '{' {
 		j, err := yaml.YAMLToJSON(b)
@@ -57,20 +74,28 @@ func ParseConfigDump(b []byte) (*ProxyConfig, error) {
 		b = j
 	}
 	if isV2Dump(b) {
-		up, err := upgradeV2(b)
-		if err != nil {
-			return nil, err
-		}
-		b = up
+		return upgradeV2(b)
 	}
+	return b, nil
+}
+
+// parseConfigDumpProtojson decodes a JSON config dump whole: the judge of every dump the masked
+// decoder leaves undecided (malformed ones, forms Envoy does not write).
+func parseConfigDumpProtojson(b []byte) (*ProxyConfig, error) {
 	var dump adminv3.ConfigDump
 	if err := jsonOptions.Unmarshal(b, &dump); err != nil {
 		return nil, fmt.Errorf("failed to decode config dump (truncated or not a config_dump?): %w", err)
 	}
+	return proxyConfigOf(&dump), nil
+}
+
+// proxyConfigOf takes the resources of a decoded dump's sections.
+func proxyConfigOf(dump *adminv3.ConfigDump) *ProxyConfig {
+	pc := &ProxyConfig{}
 	for _, a := range dump.GetConfigs() {
-		pc.add(a)
+		pc.addSection(a.GetTypeUrl(), unmarshalResource(a))
 	}
-	return pc, nil
+	return pc
 }
 
 // Merge appends other's resources to c, skipping clusters, listeners and routes c already has by name,
@@ -160,14 +185,17 @@ func compactNames(names []string) []string {
 	return out
 }
 
-func (c *ProxyConfig) add(a *anypb.Any) {
-	name := strings.TrimPrefix(a.GetTypeUrl(), typeURLPrefix)
+// addSection takes the resources of one config section (m, nil when this binary does not know
+// the section's type).
+func (c *ProxyConfig) addSection(typeURL string, m proto.Message) {
+	name := strings.TrimPrefix(typeURL, typeURLPrefix)
 	c.Sections = append(c.Sections, name)
-	m, err := a.UnmarshalNew()
-	if err != nil {
-		// A config section of a type this binary does not know (ECDS, scoped routes, a v2 type
-		// upgradeV2 does not cover…).
-		c.Unreadable = append(c.Unreadable, name)
+	if m == nil {
+		if _, err := protoregistry.GlobalTypes.FindMessageByURL(typeURL); err != nil {
+			// A config section of a type this binary does not know (ECDS, scoped routes, a v2 type
+			// upgradeV2 does not cover…).
+			c.Unreadable = append(c.Unreadable, name)
+		}
 		return
 	}
 	switch v := m.(type) {
@@ -177,18 +205,18 @@ func (c *ProxyConfig) add(a *anypb.Any) {
 		// istioctl proxy-config cluster lists the active dynamic clusters and the static ones
 		// (the bootstrap's xds-grpc, sds-grpc, agent, prometheus_stats…), not warming ones.
 		for _, d := range v.GetDynamicActiveClusters() {
-			c.addCluster(d.GetCluster())
+			c.addCluster(unmarshalResource(d.GetCluster()))
 		}
 		for _, s := range v.GetStaticClusters() {
-			c.addCluster(s.GetCluster())
+			c.addCluster(unmarshalResource(s.GetCluster()))
 		}
 	case *adminv3.ClustersConfigDump_DynamicCluster:
-		c.addCluster(v.GetCluster())
+		c.addCluster(unmarshalResource(v.GetCluster()))
 	case *adminv3.ClustersConfigDump_StaticCluster:
-		c.addCluster(v.GetCluster())
+		c.addCluster(unmarshalResource(v.GetCluster()))
 	case *adminv3.ListenersConfigDump:
 		for _, s := range v.GetStaticListeners() {
-			c.addListener(s.GetListener())
+			c.addListener(unmarshalResource(s.GetListener()))
 		}
 		for _, d := range v.GetDynamicListeners() {
 			c.addDynamicListener(d)
@@ -196,34 +224,47 @@ func (c *ProxyConfig) add(a *anypb.Any) {
 	case *adminv3.ListenersConfigDump_DynamicListener:
 		c.addDynamicListener(v)
 	case *adminv3.ListenersConfigDump_StaticListener:
-		c.addListener(v.GetListener())
+		c.addListener(unmarshalResource(v.GetListener()))
 	case *adminv3.RoutesConfigDump:
 		for _, s := range v.GetStaticRouteConfigs() {
-			c.addRoute(s.GetRouteConfig())
+			c.addRoute(unmarshalResource(s.GetRouteConfig()))
 		}
 		for _, d := range v.GetDynamicRouteConfigs() {
-			c.addRoute(d.GetRouteConfig())
+			c.addRoute(unmarshalResource(d.GetRouteConfig()))
 		}
 	case *adminv3.RoutesConfigDump_DynamicRouteConfig:
-		c.addRoute(v.GetRouteConfig())
+		c.addRoute(unmarshalResource(v.GetRouteConfig()))
 	case *adminv3.RoutesConfigDump_StaticRouteConfig:
-		c.addRoute(v.GetRouteConfig())
+		c.addRoute(unmarshalResource(v.GetRouteConfig()))
 	case *adminv3.EndpointsConfigDump:
 		for _, s := range v.GetStaticEndpointConfigs() {
-			c.addEndpoints(s.GetEndpointConfig())
+			c.addEndpoints(unmarshalResource(s.GetEndpointConfig()))
 		}
 		for _, d := range v.GetDynamicEndpointConfigs() {
-			c.addEndpoints(d.GetEndpointConfig())
+			c.addEndpoints(unmarshalResource(d.GetEndpointConfig()))
 		}
 	case *adminv3.EndpointsConfigDump_DynamicEndpointConfig:
-		c.addEndpoints(v.GetEndpointConfig())
+		c.addEndpoints(unmarshalResource(v.GetEndpointConfig()))
 	case *adminv3.EndpointsConfigDump_StaticEndpointConfig:
-		c.addEndpoints(v.GetEndpointConfig())
+		c.addEndpoints(unmarshalResource(v.GetEndpointConfig()))
 	}
 }
 
-func (c *ProxyConfig) addCluster(a *anypb.Any) {
-	if cl := unpack(a, &clusterv3.Cluster{}); cl != nil {
+// unmarshalResource is the message of an Any, nil when it has none or
+// one of a type this binary does not link.
+func unmarshalResource(a *anypb.Any) proto.Message {
+	if a == nil {
+		return nil
+	}
+	m, err := a.UnmarshalNew()
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+func (c *ProxyConfig) addCluster(m proto.Message) {
+	if cl, ok := m.(*clusterv3.Cluster); ok {
 		c.Clusters = append(c.Clusters, cl)
 	}
 }
@@ -231,26 +272,26 @@ func (c *ProxyConfig) addCluster(a *anypb.Any) {
 func (c *ProxyConfig) addDynamicListener(d *adminv3.ListenersConfigDump_DynamicListener) {
 	switch {
 	case d.GetActiveState() != nil:
-		c.addListener(d.GetActiveState().GetListener())
+		c.addListener(unmarshalResource(d.GetActiveState().GetListener()))
 	case d.GetWarmingState() != nil:
-		c.addListener(d.GetWarmingState().GetListener())
+		c.addListener(unmarshalResource(d.GetWarmingState().GetListener()))
 	}
 }
 
-func (c *ProxyConfig) addListener(a *anypb.Any) {
-	if l := unpack(a, &listenerv3.Listener{}); l != nil {
+func (c *ProxyConfig) addListener(m proto.Message) {
+	if l, ok := m.(*listenerv3.Listener); ok {
 		c.Listeners = append(c.Listeners, l)
 	}
 }
 
-func (c *ProxyConfig) addRoute(a *anypb.Any) {
-	if r := unpack(a, &routev3.RouteConfiguration{}); r != nil {
+func (c *ProxyConfig) addRoute(m proto.Message) {
+	if r, ok := m.(*routev3.RouteConfiguration); ok {
 		c.Routes = append(c.Routes, r)
 	}
 }
 
-func (c *ProxyConfig) addEndpoints(a *anypb.Any) {
-	if e := unpack(a, &endpointv3.ClusterLoadAssignment{}); e != nil {
+func (c *ProxyConfig) addEndpoints(m proto.Message) {
+	if e, ok := m.(*endpointv3.ClusterLoadAssignment); ok {
 		c.Endpoints = append(c.Endpoints, e)
 	}
 }

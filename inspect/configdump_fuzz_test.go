@@ -20,5 +20,15 @@ func FuzzConfigDump(f *testing.F) {
 			t.Fatal("ParseConfigDump returned neither a config nor an error")
 		}
 		inspectAll(t, Sources{Pod: Pod{Name: "fuzz"}, ConfigDump: b})
+		// The masked decoder must read what protojson reads as protojson reads it.
+		if j, err := configDumpJSON(b); err == nil && j != nil {
+			masked, maskedErr := parseConfigDumpMasked(j)
+			whole, wholeErr := parseConfigDumpProtojson(j)
+			if maskedErr == nil && wholeErr == nil {
+				if diff := diffProxyConfigs(whole, masked); diff != "" {
+					t.Errorf("masked decoder (+) differs from protojson (-):\n%s", diff)
+				}
+			}
+		}
 	})
 }

@@ -52,7 +52,20 @@ var v2FilterTypes = map[string]string{
 
 // isV2Dump reports whether a JSON config dump uses the v2 API anywhere.
 func isV2Dump(b []byte) bool {
-	return bytes.Contains(b, []byte("envoy.admin.v2alpha.")) || bytes.Contains(b, []byte("envoy.api.v2."))
+	// One pass over a big dump for the rarer part of both names.
+	for i := bytes.Index(b, []byte(".v2")); i >= 0; {
+		before, after := b[:i], b[i:]
+		if bytes.HasSuffix(before, []byte("envoy.admin")) && bytes.HasPrefix(after, []byte(".v2alpha.")) ||
+			bytes.HasSuffix(before, []byte("envoy.api")) && bytes.HasPrefix(after, []byte(".v2.")) {
+			return true
+		}
+		next := bytes.Index(b[i+1:], []byte(".v2"))
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return false
 }
 
 // upgradeV2 rewrites a v2 config dump (JSON) into the v3 shape.

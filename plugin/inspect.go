@@ -311,6 +311,8 @@ func nothingReadable(skipped []inspect.Skipped) error {
 	switch {
 	case strings.HasPrefix(s.Reason, "not running"), s.Reason == "terminating":
 		todo = "wait until it runs (kubectl get pod " + s.Pod.Name + " -n " + s.Pod.Namespace + "), or pick a running pod"
+	case strings.Contains(s.Reason, "deleted while"):
+		todo = "run it again on the pods that replaced it (kubectl get pods -n " + s.Pod.Namespace + ")"
 	case strings.Contains(s.Reason, "sidecar"):
 		todo = "inject one (label the namespace istio-injection=enabled, then restart the pod), or pick a pod that has one"
 	}
