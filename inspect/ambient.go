@@ -286,20 +286,7 @@ func addAmbientMetrics(c *classifier, cfg *ZtunnelConfig, samples []MetricSample
 		}
 		a.signals[SignalMetrics] = true
 		b := a.bucket(bucketIstioMetrics)
-		v := int64(s.Value)
-		switch s.Name {
-		case metricTCPOpened:
-			a.tcpOpened += s.Value
-		case metricTCPClosed:
-			a.tcpClosed += s.Value
-		case metricTCPReceived:
-			// Istio's received bytes are the request's (what the pod sent), its sent bytes the
-			// response's (what the pod received).
-			b.BytesSent += v
-		case metricTCPSent:
-			b.BytesReceived += v
-		}
-		b.Connections = int64(max(a.tcpOpened, a.tcpClosed))
+		a.addTCPMetric(b, s.Name, s.Value)
 	}
 }
 

@@ -425,19 +425,28 @@ func (c *classifier) addStats(st Stats, facts *PodFacts) {
 					a.flags[f] += v
 				}
 			}
-		case metricTCPOpened:
+		case metricTCPOpened, metricTCPClosed:
 			a.setProtocol("TCP")
-			a.tcpOpened += s.Value
-		case metricTCPClosed:
-			a.setProtocol("TCP")
-			a.tcpClosed += s.Value
-		case metricTCPSent:
-			b.BytesSent += v
-		case metricTCPReceived:
-			b.BytesReceived += v
 		}
-		b.Connections = int64(max(a.tcpOpened, a.tcpClosed))
+		a.addTCPMetric(b, s.Name, s.Value)
 	}
+}
+
+// addTCPMetric counts one of Istio's TCP metrics from the workload's point of view: Istio's
+// received bytes are the request's (what the workload sent), its sent bytes the response's
+// (what it received), as istio.io's standard metrics define them.
+func (a *destAcc) addTCPMetric(b *Counts, name string, v float64) {
+	switch name {
+	case metricTCPOpened:
+		a.tcpOpened += v
+	case metricTCPClosed:
+		a.tcpClosed += v
+	case metricTCPReceived:
+		b.BytesSent += int64(v)
+	case metricTCPSent:
+		b.BytesReceived += int64(v)
+	}
+	b.Connections = int64(max(a.tcpOpened, a.tcpClosed))
 }
 
 // metricDest finds the destination an Istio metric sample is about, or nil for mesh-internal traffic.

@@ -56,6 +56,13 @@ func TestReadPrometheus(t *testing.T) {
 			metricTCPOpened: {
 				sample(3, with("destination_service", "unknown", "destination_service_name", "PassthroughCluster")...),
 			},
+			// Istio's standard metrics: sent bytes are the response's, received the request's.
+			metricTCPSent: {
+				sample(5000, with("destination_service", "unknown", "destination_service_name", "PassthroughCluster")...),
+			},
+			metricTCPReceived: {
+				sample(700, with("destination_service", "unknown", "destination_service_name", "PassthroughCluster")...),
+			},
 		},
 		gaps: model.Vector{sample(1, with("pod", "shop-1")...)},
 	}
@@ -84,7 +91,7 @@ func TestReadPrometheus(t *testing.T) {
 		{"api.github.com", DispositionRegistered, "HTTP", []string{"demo/shop"}, Counts{}},
 		{"edition.cnn.com", DispositionPassthrough, "HTTP", []string{"demo/shop"}, Counts{Requests: 4}},
 		{"example.com", DispositionBlocked, "HTTP", []string{"demo/shop"}, Counts{Requests: 2}},
-		{"unknown", DispositionPassthrough, "TCP", []string{"demo/shop"}, Counts{Connections: 3}},
+		{"unknown", DispositionPassthrough, "TCP", []string{"demo/shop"}, Counts{Connections: 3, BytesSent: 700, BytesReceived: 5000}},
 	}
 	if diff := cmp.Diff(want, dests); diff != "" {
 		t.Errorf("destinations (-want +got):\n%s", diff)
