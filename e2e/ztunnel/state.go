@@ -3,7 +3,6 @@ package ztunnel
 import (
 	"net/netip"
 	"sort"
-	"strings"
 	"sync"
 
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
@@ -222,8 +221,6 @@ func addrString(b []byte) string {
 	}
 	return ip.Unmap().String()
 }
-
-func isClusterLocal(host string) bool { return strings.HasSuffix(host, ".svc.cluster.local") }
 
 func nackStatus(err error) *rpcstatus.Status {
 	return &rpcstatus.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
