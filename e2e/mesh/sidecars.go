@@ -255,9 +255,15 @@ func (s *Sidecars) expose(ctx context.Context, p *corev1.Pod, ports map[int64]st
 	return nil
 }
 
-// replayEvery replays the pod's calls at the interval, starting at a random offset so a fleet's
-// pods do not all call at once, until the stand-in is gone.
+// replayEvery replays the pod's calls at the interval until the stand-in is gone.
 func (s *Sidecars) replayEvery(ctx context.Context, key string, sc *sidecar.Sidecar, every time.Duration) {
+	s.replayLoop(ctx, every, func() bool { return s.running[key] == sc }, func() { _ = sc.Replay(ctx) })
+}
+
+// replayLoop calls replay at the interval, starting at a random offset so a fleet's stand-ins
+// do not all call at once, for as long as current (asked under s.mu) says the stand-in is still
+// the one running.
+func (s *Sidecars) replayLoop(ctx context.Context, every time.Duration, current func() bool, replay func()) {
 	defer s.wg.Done()
 	select {
 	case <-ctx.Done():
@@ -268,12 +274,12 @@ func (s *Sidecars) replayEvery(ctx context.Context, key string, sc *sidecar.Side
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		current := s.running[key] == sc
+		still := current()
 		s.mu.Unlock()
-		if !current {
+		if !still {
 			return
 		}
-		_ = sc.Replay(ctx)
+		replay()
 		select {
 		case <-ctx.Done():
 			return

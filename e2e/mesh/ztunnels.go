@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"time"
 
@@ -79,28 +78,7 @@ func (s *Sidecars) startZtunnel(ctx context.Context, p *corev1.Pod) error {
 
 // replayZtunnel replays the captured pods' calls at the interval until the stand-in is gone.
 func (s *Sidecars) replayZtunnel(ctx context.Context, key string, z *ztunnel.Ztunnel, every time.Duration) {
-	defer s.wg.Done()
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(time.Duration(rand.Int64N(int64(every)))):
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		s.mu.Lock()
-		current := s.ztunnelPods[key] == z
-		s.mu.Unlock()
-		if !current {
-			return
-		}
-		z.Replay()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	s.replayLoop(ctx, every, func() bool { return s.ztunnelPods[key] == z }, func() { z.Replay() })
 }
 
 // capture hands an ambient pod to its node's ztunnel, annotating it as istio-cni does; the pod

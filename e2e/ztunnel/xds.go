@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"sync"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/kubectl-egress/kubectl-egress/e2e/xdsretry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -80,31 +79,15 @@ func (c *xdsClient) progress() string {
 
 // run keeps a stream open until ctx ends, reconnecting with jittered exponential backoff.
 func (c *xdsClient) run(ctx context.Context) {
-	const base, maxDelay = 100 * time.Millisecond, 10 * time.Second
-	delay := base
-	for ctx.Err() == nil {
+	xdsretry.Run(ctx, c.stream, func() {
 		c.mu.Lock()
 		c.attempts++
 		c.mu.Unlock()
-		start := time.Now()
-		err := c.stream(ctx)
-		if ctx.Err() != nil {
-			return
-		}
+	}, func(err error) {
 		c.mu.Lock()
 		c.lastErr = err
 		c.mu.Unlock()
-		if time.Since(start) > 30*time.Second {
-			delay = base
-		}
-		wait := delay/2 + rand.N(delay/2+1)
-		delay = min(delay*2, maxDelay)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return
-		}
-	}
+	})
 }
 
 func (c *xdsClient) stream(ctx context.Context) error {
