@@ -32,10 +32,10 @@ type xdsClient struct {
 	synced     chan struct{}
 	syncedOnce sync.Once
 
-	mu       sync.Mutex
-	subs     map[string]*subscription
-	attempts int
-	lastErr  error
+	retry xdsretry.Loop
+
+	mu   sync.Mutex
+	subs map[string]*subscription
 }
 
 // subscription is one type's request state on the current stream.
@@ -71,33 +71,24 @@ func newXDSClient(addr string, node *nodeInfo, state *xdsState, clock func() tim
 func (c *xdsClient) close() error { return c.conn.Close() }
 
 func (c *xdsClient) progress() string {
+	attempts, lastErr := c.retry.Status()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := fmt.Sprintf("%d connection attempts", c.attempts)
+	s := fmt.Sprintf("%d connection attempts", attempts)
 	for _, t := range []string{typeCluster, typeEndpoint, typeListener, typeRoute} {
 		if sub := c.subs[t]; sub != nil {
 			s += fmt.Sprintf(", %s requested=%t acked=%t", shortType(t), sub.requested, sub.acked)
 		}
 	}
-	if c.lastErr != nil {
-		s += ", last error: " + c.lastErr.Error()
+	if lastErr != nil {
+		s += ", last error: " + lastErr.Error()
 	}
 	return s
 }
 
 // run keeps a stream open until ctx ends, reconnecting with jittered exponential backoff
 // (istiod refuses bursts of new streams with ResourceExhausted).
-func (c *xdsClient) run(ctx context.Context) {
-	xdsretry.Run(ctx, c.stream, func() {
-		c.mu.Lock()
-		c.attempts++
-		c.mu.Unlock()
-	}, func(err error) {
-		c.mu.Lock()
-		c.lastErr = err
-		c.mu.Unlock()
-	})
-}
+func (c *xdsClient) run(ctx context.Context) { c.retry.Run(ctx, c.stream) }
 
 func (c *xdsClient) stream(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)

@@ -5,23 +5,36 @@ package xdsretry
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
+// Loop keeps one client's stream open, and remembers how that has gone for its progress
+// messages. The zero Loop is ready to Run.
+type Loop struct {
+	mu       sync.Mutex
+	attempts int
+	lastErr  error
+}
+
 // Run calls stream until ctx ends, reconnecting with jittered exponential backoff (istiod
 // refuses bursts of new streams with ResourceExhausted); a stream that lived 30 s starts the
-// backoff over. attempt is told before each stream, ended with the error each one ends with.
-func Run(ctx context.Context, stream func(context.Context) error, attempt func(), ended func(error)) {
+// backoff over.
+func (l *Loop) Run(ctx context.Context, stream func(context.Context) error) {
 	const base, maxDelay = 100 * time.Millisecond, 10 * time.Second
 	delay := base
 	for ctx.Err() == nil {
-		attempt()
+		l.mu.Lock()
+		l.attempts++
+		l.mu.Unlock()
 		start := time.Now()
 		err := stream(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		ended(err)
+		l.mu.Lock()
+		l.lastErr = err
+		l.mu.Unlock()
 		if time.Since(start) > 30*time.Second {
 			delay = base
 		}
@@ -33,4 +46,11 @@ func Run(ctx context.Context, stream func(context.Context) error, attempt func()
 			return
 		}
 	}
+}
+
+// Status is how many streams were opened, and the error the last one ended with.
+func (l *Loop) Status() (attempts int, lastErr error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.attempts, l.lastErr
 }

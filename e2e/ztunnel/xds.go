@@ -35,9 +35,7 @@ type xdsClient struct {
 	synced     chan struct{}
 	syncedOnce sync.Once
 
-	mu       sync.Mutex
-	attempts int
-	lastErr  error
+	retry xdsretry.Loop
 }
 
 func newXDSClient(addr string, node *corev3.Node, st *state) (*xdsClient, error) {
@@ -68,27 +66,16 @@ func nodeOf(cfg Config) *corev3.Node {
 func (c *xdsClient) close() error { return c.conn.Close() }
 
 func (c *xdsClient) progress() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := fmt.Sprintf("%d connection attempts", c.attempts)
-	if c.lastErr != nil {
-		s += ", last error: " + c.lastErr.Error()
+	attempts, lastErr := c.retry.Status()
+	s := fmt.Sprintf("%d connection attempts", attempts)
+	if lastErr != nil {
+		s += ", last error: " + lastErr.Error()
 	}
 	return s
 }
 
 // run keeps a stream open until ctx ends, reconnecting with jittered exponential backoff.
-func (c *xdsClient) run(ctx context.Context) {
-	xdsretry.Run(ctx, c.stream, func() {
-		c.mu.Lock()
-		c.attempts++
-		c.mu.Unlock()
-	}, func(err error) {
-		c.mu.Lock()
-		c.lastErr = err
-		c.mu.Unlock()
-	})
-}
+func (c *xdsClient) run(ctx context.Context) { c.retry.Run(ctx, c.stream) }
 
 func (c *xdsClient) stream(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
