@@ -35,17 +35,25 @@ var (
 	errIncomplete = errors.New("not complete")
 )
 
+// errTunnelLost marks a read cut because its port-forward ended (Tunnel.Lost).
+var errTunnelLost = errors.New("the port-forward closed before the admin API answered")
+
 // HTTPAdmin is an admin API reached over HTTP: through a port-forward, or --admin-url.
 type HTTPAdmin struct {
 	Base   string // http://127.0.0.1:PORT
 	Caps   Caps
 	Client *http.Client
+	// Lost, when set, ends every read once the tunnel under Base has ended (Tunnel.Lost).
+	Lost context.Context
 }
 
 // Get fetches base+path, enforcing the caps.
 func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.Caps.Timeout)
 	defer cancel()
+	if a.Lost != nil {
+		defer context.AfterFunc(a.Lost, cancel)()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(a.Base, "/")+path, nil)
 	path = shortPath(path) // errors name the read, not its filters
 	if err != nil {
@@ -61,6 +69,9 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // it repeats the whole URL; the admin API's is named once, by the caller
 		}
+		if lost := a.lost(); lost != nil {
+			return nil, fmt.Errorf("GET %s: %w", path, lost)
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("GET %s: %w within the %s time cap (raise --admin-timeout)", path, errNoAnswer, a.Caps.Timeout)
 		}
@@ -75,6 +86,9 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, a.Caps.MaxBytes+1))
 	if err != nil {
+		if lost := a.lost(); lost != nil {
+			return nil, fmt.Errorf("GET %s: response cut: %w", path, lost)
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("GET %s: response %w within the %s time cap (raise --admin-timeout)", path, errIncomplete, a.Caps.Timeout)
 		}
@@ -87,6 +101,14 @@ func (a *HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: admin API answered %s: %s", path, resp.Status, firstLine(body))
 	}
 	return body, nil
+}
+
+// lost tells why the tunnel ended, or nil while it is open.
+func (a *HTTPAdmin) lost() error {
+	if a.Lost == nil || a.Lost.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("%w (%v)", errTunnelLost, context.Cause(a.Lost))
 }
 
 // shortPath names an admin read by its path and, for config dumps, the resource it asks for:

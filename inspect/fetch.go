@@ -70,9 +70,9 @@ func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
 
 // isRefused tells that nothing serves the admin port: the connection was refused or reset, or,
 // through a port-forward (which accepts locally, then fails to dial in the pod), closed before
-// any response (io.EOF). A body cut short (io.ErrUnexpectedEOF) is not a refusal.
+// any response (io.EOF), or the forward itself ended (errTunnelLost). A body cut short (io.ErrUnexpectedEOF) is not a refusal.
 func isRefused(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, errTunnelLost)
 }
 
 // Fetcher reads a live pod's sidecar: its admin API through a port-forward and its access log
@@ -160,14 +160,14 @@ func (f *Fetcher) adminAt(ctx context.Context, pod *corev1.Pod, port int) (admin
 	if f.PodProxy != nil {
 		return f.PodProxy.Admin(pod, port, f.Caps), func() {}, nil
 	}
-	addr, stop, err := f.Forwarder.Forward(ctx, pod, port)
+	t, err := f.Forwarder.Forward(ctx, pod, port)
 	if err != nil {
 		return nil, nil, err
 	}
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: f.AdminConns}}
-	return &HTTPAdmin{Base: "http://" + addr, Caps: f.Caps, Client: client}, func() {
+	return &HTTPAdmin{Base: "http://" + t.Addr, Caps: f.Caps, Client: client, Lost: t.Lost}, func() {
 		client.CloseIdleConnections()
-		stop()
+		t.Stop()
 	}, nil
 }
 

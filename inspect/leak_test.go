@@ -25,18 +25,18 @@ type directForwarder struct {
 	open int
 }
 
-func (f *directForwarder) Forward(context.Context, *corev1.Pod, int) (string, func(), error) {
+func (f *directForwarder) Forward(context.Context, *corev1.Pod, int) (Tunnel, error) {
 	f.mu.Lock()
 	f.open++
 	f.mu.Unlock()
 	var once sync.Once
-	return f.addr, func() {
+	return Tunnel{Addr: f.addr, Stop: func() {
 		once.Do(func() {
 			f.mu.Lock()
 			f.open--
 			f.mu.Unlock()
 		})
-	}, nil
+	}}, nil
 }
 
 // Proxies that hang, drip, answer a huge body or reset, read concurrently and interrupted

@@ -1,8 +1,8 @@
 package inspect
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,8 +22,19 @@ import (
 // Forwarder opens a tunnel from a local port to a pod's port. It is the seam between the
 // inspector and the cluster: the real one goes through the API server, tests may dial directly.
 type Forwarder interface {
-	// Forward returns the local address that reaches pod:port, and a function that closes it.
-	Forward(ctx context.Context, pod *corev1.Pod, port int) (addr string, stop func(), err error)
+	// Forward returns the tunnel that reaches pod:port; its Stop closes it.
+	Forward(ctx context.Context, pod *corev1.Pod, port int) (Tunnel, error)
+}
+
+// Tunnel is an open forward to a pod's port.
+type Tunnel struct {
+	Addr string // the local address, 127.0.0.1:PORT
+	Stop func()
+	// Lost, when set, is done once the tunnel ended on its own, with the reason as its cause.
+	// client-go closes a whole forward when one of its connections fails in the pod (nothing
+	// listens on the port there), and a read whose stream was still being opened would then wait
+	// the stream-creation timeout (30 s) for an answer that cannot come: reads end at Lost instead.
+	Lost context.Context
 }
 
 // PortForwarder forwards through the API server's pods/portforward subresource, over WebSocket
@@ -34,26 +45,25 @@ type PortForwarder struct {
 }
 
 // Forward implements Forwarder on local port 0 (the kernel picks a free one).
-func (f *PortForwarder) Forward(ctx context.Context, pod *corev1.Pod, port int) (string, func(), error) {
+func (f *PortForwarder) Forward(ctx context.Context, pod *corev1.Pod, port int) (Tunnel, error) {
 	url := f.Client.CoreV1().RESTClient().Post().
 		Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
 	transport, upgrader, err := spdy.RoundTripperFor(f.Config)
 	if err != nil {
-		return "", nil, err
+		return Tunnel{}, err
 	}
 	var dialer httpstream.Dialer = spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
 	ws, err := portforward.NewSPDYOverWebsocketDialer(url, f.Config)
 	if err != nil {
-		return "", nil, err
+		return Tunnel{}, err
 	}
 	dialer = portforward.NewFallbackDialer(ws, dialer, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 	stopCh, readyCh := make(chan struct{}), make(chan struct{})
-	errOut := &syncBuffer{}
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stopCh, readyCh, io.Discard, errOut)
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stopCh, readyCh, io.Discard, io.Discard)
 	if err != nil {
-		return "", nil, err
+		return Tunnel{}, err
 	}
 	failed := make(chan error, 1)
 	go func() { failed <- fw.ForwardPorts() }()
@@ -62,17 +72,25 @@ func (f *PortForwarder) Forward(ctx context.Context, pod *corev1.Pod, port int) 
 	select {
 	case <-readyCh:
 	case err := <-failed:
-		return "", nil, forwardError(pod, port, err)
+		return Tunnel{}, forwardError(pod, port, err)
 	case <-ctx.Done():
 		stop()
-		return "", nil, ctx.Err()
+		return Tunnel{}, ctx.Err()
 	}
+	lost, markLost := context.WithCancelCause(context.Background())
+	go func() {
+		err := <-failed
+		if err == nil {
+			err = errors.New("the port-forward was stopped")
+		}
+		markLost(err)
+	}()
 	ports, err := fw.GetPorts()
 	if err != nil || len(ports) == 0 {
 		stop()
-		return "", nil, fmt.Errorf("port-forward to pod %s/%s started but reported no local port: %v", pod.Namespace, pod.Name, err)
+		return Tunnel{}, fmt.Errorf("port-forward to pod %s/%s started but reported no local port: %v", pod.Namespace, pod.Name, err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", ports[0].Local), stop, nil
+	return Tunnel{Addr: fmt.Sprintf("127.0.0.1:%d", ports[0].Local), Stop: stop, Lost: lost}, nil
 }
 
 // forwardError turns a port-forward failure into one line naming the pod and the remedy.
@@ -85,16 +103,4 @@ func forwardError(pod *corev1.Pod, port int, err error) error {
 		return fmt.Errorf("pod %s/%s is not running: cannot port-forward to its sidecar", pod.Namespace, pod.Name)
 	}
 	return fmt.Errorf("port-forward to pod %s/%s port %d failed: %w", pod.Namespace, pod.Name, port, err)
-}
-
-// syncBuffer collects the forwarder's error chatter, which it writes from its own goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
 }

@@ -244,9 +244,8 @@ type earlyForward struct {
 }
 
 type forwardResult struct {
-	addr string
-	stop func()
-	err  error
+	tunnel Tunnel
+	err    error
 }
 
 func startEarlyForward(ctx context.Context, f Forwarder, namespace, name string, port int) *earlyForward {
@@ -256,13 +255,13 @@ func startEarlyForward(ctx context.Context, f Forwarder, namespace, name string,
 	e := &earlyForward{Forwarder: f, namespace: namespace, name: name, port: port, result: make(chan forwardResult, 1)}
 	go func() {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
-		addr, stop, err := f.Forward(ctx, pod, port)
-		e.result <- forwardResult{addr, stop, err}
+		t, err := f.Forward(ctx, pod, port)
+		e.result <- forwardResult{t, err}
 	}()
 	return e
 }
 
-func (e *earlyForward) Forward(ctx context.Context, pod *corev1.Pod, port int) (string, func(), error) {
+func (e *earlyForward) Forward(ctx context.Context, pod *corev1.Pod, port int) (Tunnel, error) {
 	if pod.Namespace != e.namespace || pod.Name != e.name || port != e.port {
 		return e.Forwarder.Forward(ctx, pod, port)
 	}
@@ -272,7 +271,7 @@ func (e *earlyForward) Forward(ctx context.Context, pod *corev1.Pod, port int) (
 		return e.Forwarder.Forward(ctx, pod, port)
 	}
 	res := <-e.result
-	return res.addr, res.stop, res.err
+	return res.tunnel, res.err
 }
 
 // release stops the early forward when no read took it (the pod was skipped, or not found).
@@ -280,7 +279,7 @@ func (e *earlyForward) release() {
 	e.once.Do(func() {
 		go func() {
 			if res := <-e.result; res.err == nil {
-				res.stop()
+				res.tunnel.Stop()
 			}
 		}()
 	})

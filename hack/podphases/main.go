@@ -72,7 +72,7 @@ func phases(ns, name string) {
 	lap("pod GET (TLS, HTTP/2)")
 	rc, err := flags.ToRESTConfig()
 	check(err)
-	addr, stop, err := (&inspect.PortForwarder{Config: rc, Client: r.Client()}).Forward(ctx, pod, inspect.DefaultAdminPort)
+	t, err := (&inspect.PortForwarder{Config: rc, Client: r.Client()}).Forward(ctx, pod, inspect.DefaultAdminPort)
 	check(err)
 	lap("port-forward upgrade")
 	c := &http.Client{Transport: &http.Transport{}}
@@ -81,13 +81,13 @@ func phases(ns, name string) {
 		{"listeners (name_regex)", inspect.ListenersConfigPath}, {"routes", inspect.RoutesConfigPath},
 		{"/clusters", inspect.ClusterStatusPath}, {"stats (filter)", inspect.StatsPath}, {"server_info", inspect.ServerInfoPath},
 	} {
-		resp, err := c.Get("http://" + addr + "/" + p.path)
+		resp, err := c.Get("http://" + t.Addr + "/" + p.path)
 		check(err)
 		n, _ := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		lap(fmt.Sprintf("read %s, %d B", p.name, n))
 	}
-	stop()
+	t.Stop()
 	since := int64(3600)
 	logs, err := r.Client().CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{Container: inspect.ProxyContainer, SinceSeconds: &since}).Stream(ctx)
 	check(err)
