@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 	"github.com/kubectl-egress/kubectl-egress/internal/warning"
@@ -49,10 +50,13 @@ type Config struct {
 	// IstioVersion plans for this version; unknown plans for the oldest observed proxy.
 	IstioVersion remedy.IstioVersion
 	ExportTo     []string
-	Force        bool
-	Route        remedy.RoutePolicy
-	Traffic      remedy.TrafficPolicy
-	DryRun       remedy.DryRun
+	// Waypoint, for a namespace in ambient mode, is the waypoint to bind the ServiceEntries to
+	// (NAME or NAMESPACE/NAME); "" picks the namespace's (remedy.ChooseWaypoint).
+	Waypoint string
+	Force    bool
+	Route    remedy.RoutePolicy
+	Traffic  remedy.TrafficPolicy
+	DryRun   remedy.DryRun
 	// WriteYAML writes the manifests to Out and applies nothing (-o yaml).
 	WriteYAML bool
 	// Preview prints, before asking, each object with what applying would do to it and the diff
@@ -221,6 +225,9 @@ func (f *Flow) Plan(ctx context.Context, reqs []Request) (plans []*remedy.Plan, 
 		obs = *f.obs
 	}
 	target := f.target()
+	if target.Waypoint, err = f.waypoint(ctx, ex); err != nil {
+		return nil, nil, err
+	}
 	for _, req := range reqs {
 		in := Inputs{Target: target, Observation: obs, Existing: ex}
 		if req.Fix == inspect.FixEgressGateway {
@@ -285,6 +292,34 @@ func (f *Flow) egressAPI(ctx context.Context, req Request) (EgressAPI, error) {
 		return EgressAPIIstio, nil
 	}
 	return EgressAPIGateway, nil
+}
+
+// waypoint is the waypoint the fixes bind to when the namespace is in ambient mode (its label
+// istio.io/dataplane-mode=ambient, or, when namespaces cannot be read, its observed pods), nil
+// in sidecar mode.
+func (f *Flow) waypoint(ctx context.Context, ex remedy.Existing) (*remedy.Waypoint, error) {
+	ns := f.cfg.Namespace
+	labels, err := f.applier.NamespaceLabels(ctx, ns)
+	ambient := labels[inspect.DataplaneModeLabel] == inspect.DataplaneAmbient
+	if err != nil {
+		ambient = f.obs != nil && f.obs.Ambient()
+	}
+	if !ambient {
+		if f.cfg.Waypoint != "" {
+			return nil, fmt.Errorf("--waypoint is for namespaces in ambient mode, and %s is not (no label %s=ambient)", ns, inspect.DataplaneModeLabel)
+		}
+		return nil, nil
+	}
+	if !f.applier.GatewayAPI().Gateways {
+		return nil, fmt.Errorf("namespace %s is in ambient mode, whose egress goes through a waypoint, a Gateway API Gateway: install the Gateway API CRDs", ns)
+	}
+	asked := f.cfg.Waypoint
+	if asked == "" {
+		asked = remedy.UsesWaypoint(ns, labels)
+	}
+	return remedy.ChooseWaypoint(ns, asked, labels, ex.KubeGateways, func(ns, name string) (*gatewayv1.Gateway, error) {
+		return f.applier.KubeGateway(ctx, ns, name)
+	})
 }
 
 // target is what every plan of the run shares; the applier must be connected.

@@ -85,6 +85,13 @@ func (o Observation) TLSCallers(host string) []string {
 	return out
 }
 
+// Ambient tells whether an observed pod is in ambient mode.
+func (o Observation) Ambient() bool {
+	return slices.ContainsFunc(o.Report.Pods, func(p inspect.PodFacts) bool {
+		return p.Dataplane == inspect.DataplaneAmbient || p.Dataplane == inspect.DataplaneAmbientWaypoint
+	})
+}
+
 // IstioVersion is the oldest Istio version among the observed proxies; unknown when none says.
 // The oldest decides: a recipe must work on every proxy of the namespace.
 func (o Observation) IstioVersion() remedy.IstioVersion {

@@ -182,7 +182,7 @@ func (a *destAcc) setProtocol(p string) {
 // addConfig turns the external clusters and the host routes of the proxy's configuration into destinations.
 func (c *classifier) addConfig() {
 	for _, cl := range c.cfg.sortedClusters() {
-		if cl.Direction != "outbound" || !cl.External {
+		if !sendsOut(cl.Direction) || !cl.External {
 			continue
 		}
 		disp := DispositionRegistered
@@ -212,7 +212,7 @@ func (c *classifier) addConfig() {
 	sort.SliceStable(routes, func(i, j int) bool { return routes[i].cluster < routes[j].cluster })
 	for _, r := range routes {
 		target := parseClusterName(r.cluster)
-		if target.direction != "outbound" {
+		if !sendsOut(target.direction) {
 			continue
 		}
 		if k, ok := c.clusterDest[r.cluster]; ok && target.host == r.host {
@@ -303,7 +303,7 @@ func (c *classifier) addFlow(f *logFlow) {
 		a.d.Cluster = clusterBlackHole
 	default:
 		p := parseClusterName(cluster)
-		if p.direction != "outbound" {
+		if !sendsOut(p.direction) {
 			return
 		}
 		if k, ok := c.clusterDest[cluster]; ok {

@@ -418,3 +418,39 @@ func TestInspectAllowAnyDynamicDNS(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// A waypoint's clusters for a ServiceEntry are inbound-vip|PORT|PROTOCOL|HOST, and the TLS a
+// DestinationRule asks for is inside their internal upstream transport socket. The dump is
+// istiod's push to a waypoint for a ServiceEntry (port 80 HTTP, targetPort 443; port 443 HTTPS)
+// and a DestinationRule with tls SIMPLE on port 80: its UpstreamTlsContext names sni
+// postman-echo.com on the port 80 cluster only.
+func TestWaypointClusters(t *testing.T) {
+	b, err := os.ReadFile("testdata/waypoint-tls-origination-clusters.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Inspect(Sources{Pod: Pod{Namespace: "shop", Name: "waypoint-0"}, ConfigDump: b}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range rep.Clusters {
+		if c.External {
+			got[c.Name] = fmt.Sprintf("%s %d %s %s sni=%s", c.Direction, c.Port, c.Host, c.TLS, c.SNI)
+		}
+	}
+	want := map[string]string{
+		"inbound-vip|80|http|postman-echo.com": "inbound-vip 80 postman-echo.com SIMPLE sni=postman-echo.com",
+		"inbound-vip|443|tcp|postman-echo.com": "inbound-vip 443 postman-echo.com  sni=",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("external clusters (-want +got):\n%s", diff)
+	}
+	disp := map[string]Disposition{}
+	for _, d := range rep.Destinations {
+		disp[fmt.Sprintf("%s:%d", d.Host, d.Port)] = d.Disposition
+	}
+	if disp["postman-echo.com:80"] != DispositionTLSOrigination || disp["postman-echo.com:443"] != DispositionRegistered {
+		t.Errorf("dispositions %v: want postman-echo.com:80 tls-origination, :443 registered", disp)
+	}
+}

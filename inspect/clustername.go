@@ -18,9 +18,24 @@ const (
 	listenerVirtualOutbound   = "virtualOutbound"
 )
 
-// clusterName is a parsed Istio cluster name: `outbound|PORT|SUBSET|HOST` or `inbound|PORT||`.
+// Cluster directions, the first field of Istio's cluster names.
+const (
+	dirOutbound = "outbound"
+	dirInbound  = "inbound"
+	// dirInboundVIP is a waypoint's cluster for a service bound to it,
+	// `inbound-vip|PORT|PROTOCOL|HOST` (istio pilot/pkg/networking/core/waypoint.go): for a
+	// ServiceEntry host it is the one that leaves the mesh, as outbound is at a sidecar.
+	dirInboundVIP = "inbound-vip"
+)
+
+// sendsOut tells the directions whose clusters send to a service: a sidecar's outbound ones and
+// a waypoint's inbound-vip ones.
+func sendsOut(direction string) bool { return direction == dirOutbound || direction == dirInboundVIP }
+
+// clusterName is a parsed Istio cluster name: `outbound|PORT|SUBSET|HOST`, `inbound|PORT||` or
+// `inbound-vip|PORT|PROTOCOL|HOST`.
 type parsedClusterName struct {
-	direction string // "outbound", "inbound", or "" for special clusters
+	direction string // dirOutbound, dirInbound, dirInboundVIP, or "" for special clusters
 	port      uint32
 	subset    string
 	host      string
@@ -28,10 +43,15 @@ type parsedClusterName struct {
 
 func parseClusterName(name string) parsedClusterName {
 	dir, rest, ok := strings.Cut(name, "|")
-	if !ok || dir != "outbound" && dir != "inbound" {
+	if !ok || dir != dirOutbound && dir != dirInbound && dir != dirInboundVIP {
 		return parsedClusterName{}
 	}
 	portStr, rest, _ := strings.Cut(rest, "|")
+	if dir == dirInboundVIP { // its third field is the protocol, not a subset
+		_, host, _ := strings.Cut(rest, "|")
+		port, _ := strconv.ParseUint(portStr, 10, 32)
+		return parsedClusterName{direction: dir, port: uint32(port), host: host}
+	}
 	subset, host, _ := strings.Cut(rest, "|")
 	// The host is what follows the last "|" (istio BuildSubsetKey); a subset cannot hold one.
 	if i := strings.LastIndexByte(rest, '|'); i >= 0 {

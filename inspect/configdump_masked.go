@@ -46,6 +46,8 @@ var readFields = map[protoreflect.FullName][]string{
 	"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext": {
 		"sni", "common_tls_context.tls_certificate_sds_secret_configs.name", "common_tls_context.tls_certificates",
 	},
+	// A waypoint's cluster wraps its transport socket (the TLS to the host) in this one.
+	"envoy.extensions.transport_sockets.internal_upstream.v3.InternalUpstreamTransport": {"transport_socket.typed_config"},
 	"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
 		"common_http_protocol_options.max_requests_per_connection", "common_http_protocol_options.idle_timeout",
 		"upstream_http_protocol_options.auto_sni",

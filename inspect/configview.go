@@ -18,6 +18,7 @@ import (
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	internalv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/internal_upstream/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -105,7 +106,7 @@ func clusterFromName(name string) Cluster {
 	p := parseClusterName(name)
 	return Cluster{
 		Name: name, Direction: p.direction, Port: p.port, Subset: p.subset, Host: p.host,
-		External: p.direction == "outbound" && p.host != "" && !isMeshInternalHost(p.host),
+		External: sendsOut(p.direction) && p.host != "" && !isMeshInternalHost(p.host),
 	}
 }
 
@@ -227,6 +228,11 @@ func userTLS(c *clusterv3.Cluster) *tlsv3.UpstreamTlsContext {
 func upstreamTLS(ts *corev3.TransportSocket) *tlsv3.UpstreamTlsContext {
 	if ts == nil {
 		return nil
+	}
+	// A waypoint's clusters wrap their transport socket in an internal upstream one (the
+	// connection goes through an internal listener first): the TLS to the host is inside.
+	if iu := unpack(ts.GetTypedConfig(), &internalv3.InternalUpstreamTransport{}); iu != nil {
+		ts = iu.GetTransportSocket()
 	}
 	return unpack(ts.GetTypedConfig(), &tlsv3.UpstreamTlsContext{})
 }

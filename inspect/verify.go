@@ -141,7 +141,7 @@ func inferFix(host string, proxies []ProxyState) Fix {
 			}
 		}
 		for _, c := range p.Report.Clusters {
-			if c.Direction == "outbound" && ClusterServes(host, c) && (c.TLS == "SIMPLE" || c.TLS == "MUTUAL") {
+			if sendsOut(c.Direction) && ClusterServes(host, c) && (c.TLS == "SIMPLE" || c.TLS == "MUTUAL") {
 				fix = FixTLSOrigination
 			}
 		}
@@ -201,7 +201,7 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 	// it by address (a ServiceEntry for an IP), which is what metrics name.
 	names := []string{host}
 	for _, c := range p.Report.Clusters {
-		if c.Direction == "outbound" && ClusterServes(host, c) {
+		if sendsOut(c.Direction) && ClusterServes(host, c) {
 			e.own = append(e.own, c)
 			if !slices.Contains(names, c.Host) {
 				names = append(names, c.Host)

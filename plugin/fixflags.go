@@ -26,6 +26,7 @@ type fixFlags struct {
 	Force        bool
 	IstioVersion string
 	ExportTo     []string
+	Waypoint     string
 	Timeout      time.Duration
 	// Retries is --retries; RetriesSet tells whether it was given (0 disables retries).
 	Retries    int
@@ -51,6 +52,7 @@ func (f *fixFlags) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.Force, "force", f.Force, "Take over objects of the same name that kubectl-egress does not manage, and fields other managers own")
 	fs.StringVar(&f.IstioVersion, "istio-version", f.IstioVersion, "Istio version to plan for (default: the proxies' own)")
 	fs.StringSliceVar(&f.ExportTo, "export-to", f.ExportTo, `Namespaces that see the objects (default ".": this namespace only)`)
+	fs.StringVar(&f.Waypoint, "waypoint", f.Waypoint, `In an ambient namespace: the waypoint to bind the host to, NAME or NAMESPACE/NAME (default: the namespace's, or a new one named waypoint)`)
 	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "Request timeout for the host (adds a VirtualService route; HTTP only)")
 	fs.IntVar(&f.Retries, "retries", f.Retries, "Retry attempts for the host (adds a VirtualService route; HTTP only; 0 disables retries)")
 	fs.DurationVar(&f.Traffic.ConnectTimeout, "connect-timeout", f.Traffic.ConnectTimeout, "TCP connect timeout to the host (DestinationRule connectionPool)")
@@ -157,7 +159,7 @@ func (f *fixFlags) config(streams genericiooptions.IOStreams) fixflow.Config {
 	}
 	c := fixflow.Config{
 		Namespace: f.Namespace, Read: f.Read, ObserveTimeout: f.Observe,
-		IstioVersion: istio, ExportTo: f.ExportTo, Force: f.Force, Route: route, Traffic: f.Traffic, DryRun: dry,
+		IstioVersion: istio, ExportTo: f.ExportTo, Waypoint: f.Waypoint, Force: f.Force, Route: route, Traffic: f.Traffic, DryRun: dry,
 		WriteYAML: f.Output == "yaml", Out: streams.Out, ErrOut: streams.ErrOut,
 	}
 	onTerminal := isTerminal(streams.In) && isTerminal(streams.Out)

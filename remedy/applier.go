@@ -22,6 +22,7 @@ import (
 var (
 	servicesGVR       = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 	podsGVR           = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	namespacesGVR     = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	gatewayClassesGVR = schema.GroupVersionResource{Group: GatewayAPIGroup, Version: "v1", Resource: "gatewayclasses"}
 )
 
@@ -429,4 +430,32 @@ func stripServerFields(u *unstructured.Unstructured) *unstructured.Unstructured 
 		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
 	}
 	return c
+}
+
+// NamespaceLabels reads a namespace's labels (its ambient enrolment and waypoint).
+func (a *Applier) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
+	u, err := a.client.Resource(namespacesGVR).Get(ctx, namespace, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("failed to read namespace %s: %w", namespace, err)
+	}
+	return u.GetLabels(), nil
+}
+
+// KubeGateway reads a Gateway API Gateway; nil when it does not exist.
+func (a *Applier) KubeGateway(ctx context.Context, namespace, name string) (*gatewayv1.Gateway, error) {
+	if !a.gatewayAPI.Gateways {
+		return nil, nil
+	}
+	u, err := a.client.Resource(a.gvr(GatewayAPIGroup, "Gateway")).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read Gateway %s/%s: %w", namespace, name, err)
+	}
+	gws, err := decodeAll[gatewayv1.Gateway]([]unstructured.Unstructured{*u})
+	if err != nil {
+		return nil, err
+	}
+	return gws[0], nil
 }

@@ -264,6 +264,11 @@ func asObjects[T metav1.Object](items []T) []metav1.Object {
 
 // finish runs the guards that apply to every plan, then Istio's validation.
 func (p *Plan) finish(ex Existing, t Target) error {
+	if t.Waypoint != nil {
+		if err := p.bindToWaypoint(t); err != nil {
+			return err
+		}
+	}
 	slices.SortStableFunc(p.Objects, func(a, b Object) int { return kindOf(a).order() - kindOf(b).order() })
 	if err := GuardOwnership(p, ex, t.Force); err != nil {
 		return err

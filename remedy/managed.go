@@ -12,6 +12,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // ManagedObject is one object kubectl-egress wrote, as `kubectl egress list` shows it.
@@ -24,6 +25,11 @@ type ManagedObject struct {
 	Host      string      `json:"host"`
 	Fix       inspect.Fix `json:"fix"`
 	Created   metav1.Time `json:"created"`
+	// Waypoint is, for a ServiceEntry of an ambient namespace, the waypoint it is bound to
+	// (NAMESPACE/NAME).
+	Waypoint string `json:"waypoint,omitempty"`
+	// IsWaypoint tells a Gateway of class istio-waypoint.
+	IsWaypoint bool `json:"-"`
 }
 
 // Ref is the object's kubectl name.
@@ -63,6 +69,12 @@ func (a *Applier) List(ctx context.Context, namespace string) ([]ManagedObject, 
 				Host: u.GetAnnotations()[AnnotationHost], Fix: inspect.Fix(u.GetAnnotations()[AnnotationFix]),
 				Created: u.GetCreationTimestamp(),
 			})
+			if k.Kind == "ServiceEntry" {
+				out[len(out)-1].Waypoint = UsesWaypoint(u.GetNamespace(), u.GetLabels())
+			}
+			if class, _, _ := unstructured.NestedString(u.Object, "spec", "gatewayClassName"); k.Group == GatewayAPIGroup && class == GatewayClassWaypoint {
+				out[len(out)-1].IsWaypoint = true
+			}
 		}
 	}
 	slices.SortStableFunc(out, func(x, y ManagedObject) int {
@@ -102,12 +114,13 @@ func (a *Applier) Undo(ctx context.Context, o UndoOptions) ([]Result, error) {
 	if o.DryRun == "" {
 		o.DryRun = DryRunNone
 	}
-	objs, err := a.List(ctx, o.Namespace)
+	all, err := a.List(ctx, o.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	objs = slices.DeleteFunc(objs, func(m ManagedObject) bool { return !o.Matches(m) })
-	if len(objs) == 0 {
+	objs := slices.DeleteFunc(slices.Clone(all), func(m ManagedObject) bool { return !o.Matches(m) })
+	objs, kept := keepUsedWaypoints(all, objs)
+	if len(objs) == 0 && len(kept) == 0 {
 		what := "host " + o.Host
 		switch {
 		case o.All:
@@ -141,6 +154,9 @@ func (a *Applier) Undo(ctx context.Context, o UndoOptions) ([]Result, error) {
 			}
 		}
 		results = append(results, Result{Group: m.Group, Kind: m.Kind, Namespace: m.Namespace, Name: m.Name, Action: ActionDeleted, DryRun: o.DryRun})
+	}
+	for _, m := range kept {
+		results = append(results, Result{Group: m.Group, Kind: m.Kind, Namespace: m.Namespace, Name: m.Name, Action: ActionKept, DryRun: o.DryRun})
 	}
 	if len(failed) > 0 {
 		return results, fmt.Errorf("failed to delete %s", strings.Join(failed, "; "))

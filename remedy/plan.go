@@ -59,6 +59,9 @@ type Target struct {
 	Route RoutePolicy
 	// Traffic is the connection pool and outlier detection for the host (a DestinationRule).
 	Traffic TrafficPolicy
+	// Waypoint, for a namespace in ambient mode, is the waypoint its ServiceEntries are bound
+	// to; nil is sidecar mode.
+	Waypoint *Waypoint
 }
 
 // RoutePolicy is the --timeout / --retries route policy for the external host.

@@ -150,6 +150,16 @@ var plannerCases = []struct {
 		return PlanGatewayAPIEgress(Target{Host: "api.example.com", Namespace: "shop", Istio: istio131},
 			GatewayAPIEgressOptions{AppPorts: []Port{{8080, "HTTP"}, {8443, "TLS"}}}, gatewayAPIExisting())
 	}},
+	{"ambient-tls-origination-new-waypoint", func() (*Plan, error) {
+		return PlanTLSOrigination(Target{Host: "httpbin.org", Namespace: "shop", Istio: istio131,
+			Waypoint: &Waypoint{Namespace: "shop", Name: DefaultWaypointName, Create: true}},
+			TLSOriginationOptions{}, Existing{})
+	}},
+	{"ambient-register-other-namespace-waypoint", func() (*Plan, error) {
+		return PlanRegister(Target{Host: "api.example.com", Namespace: "shop", Istio: istio131,
+			Waypoint: &Waypoint{Namespace: "istio-egress", Name: "waypoint"}},
+			RegisterOptions{Ports: []Port{{443, "TLS"}}}, Existing{})
+	}},
 	{"egress-gateway-same-namespace", func() (*Plan, error) {
 		g := gatewayFixture()
 		g.Namespace = "demo"
@@ -216,5 +226,110 @@ func TestPlannedObjectsValidate(t *testing.T) {
 				t.Errorf("%s: name %q is not a DNS-1123 label", tc.name, u.GetName())
 			}
 		}
+	}
+}
+
+// The ambient form is istio.io's ambient egress recipe (docs/ambient/usage/egress-gateway):
+// the ServiceEntry is bound to the waypoint by the istio.io/use-waypoint label, port 80 is HTTP
+// with targetPort 443, a DestinationRule makes the waypoint originate TLS, and the waypoint is a
+// Gateway of class istio-waypoint with the HBONE listener on 15008 (istioctl waypoint apply).
+func TestAmbientFormFollowsIstioDocs(t *testing.T) {
+	p, err := PlanTLSOrigination(Target{Host: "httpbin.org", Namespace: "shop", Istio: istio131,
+		Waypoint: &Waypoint{Namespace: "shop", Name: "waypoint", Create: true}}, TLSOriginationOptions{}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := p.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKind := map[string]map[string]any{}
+	for _, u := range objs {
+		byKind[u.GetKind()] = u.Object
+	}
+	for _, c := range []struct {
+		kind string
+		path []string
+		want any
+	}{
+		{"ServiceEntry", []string{"metadata", "labels", "istio.io/use-waypoint"}, "waypoint"},
+		{"ServiceEntry", []string{"spec", "ports", "0", "number"}, int64(80)},
+		{"ServiceEntry", []string{"spec", "ports", "0", "protocol"}, "HTTP"},
+		{"ServiceEntry", []string{"spec", "ports", "0", "targetPort"}, int64(443)},
+		{"ServiceEntry", []string{"spec", "resolution"}, "DNS"},
+		{"DestinationRule", []string{"spec", "host"}, "httpbin.org"},
+		{"DestinationRule", []string{"spec", "trafficPolicy", "portLevelSettings", "0", "tls", "mode"}, "SIMPLE"},
+		{"Gateway", []string{"spec", "gatewayClassName"}, "istio-waypoint"},
+		{"Gateway", []string{"metadata", "labels", "istio.io/waypoint-for"}, "service"},
+		{"Gateway", []string{"spec", "listeners", "0", "port"}, int64(15008)},
+		{"Gateway", []string{"spec", "listeners", "0", "protocol"}, "HBONE"},
+	} {
+		var v any = byKind[c.kind]
+		for _, k := range c.path {
+			switch x := v.(type) {
+			case map[string]any:
+				v = x[k]
+			case []any:
+				var i int
+				fmt.Sscan(k, &i)
+				v = x[i]
+			}
+		}
+		if fmt.Sprint(v) != fmt.Sprint(c.want) {
+			t.Errorf("%s %s = %v, want %v", c.kind, strings.Join(c.path, "."), v, c.want)
+		}
+	}
+}
+
+// A waypoint in another namespace is named on the ServiceEntry and sees the objects; fixes with
+// no ambient form, and a DestinationRule that would select the app's pods, are refused.
+func TestAmbientBindingRules(t *testing.T) {
+	wp := &Waypoint{Namespace: "istio-egress", Name: "waypoint"}
+	p, err := PlanRegister(Target{Host: "api.example.com", Namespace: "shop", Istio: istio131, Waypoint: wp},
+		RegisterOptions{Ports: []Port{{443, "TLS"}}}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	se := p.Objects[0].GetLabels()
+	if se[LabelUseWaypoint] != "waypoint" || se[LabelUseWaypointNamespace] != "istio-egress" {
+		t.Errorf("ServiceEntry labels %v: want use-waypoint waypoint in istio-egress", se)
+	}
+	if got := UsesWaypoint("shop", se); got != "istio-egress/waypoint" {
+		t.Errorf("usesWaypoint = %q", got)
+	}
+	if _, err := PlanTLSOrigination(Target{Host: "api.example.com", Namespace: "shop", Istio: istio131, Waypoint: wp},
+		TLSOriginationOptions{CredentialName: "api-ca", WorkloadSelector: map[string]string{"app": "shop"}}, Existing{}); err == nil ||
+		!strings.Contains(err.Error(), "waypoint istio-egress/waypoint originates TLS") {
+		t.Errorf("selector in ambient mode: err = %v", err)
+	}
+	if _, err := PlanEgressGateway(Target{Host: "api.example.com", Namespace: "shop", Istio: istio131, Waypoint: wp},
+		EgressGatewayOptions{Gateway: gatewayFixture()}, Existing{}); err == nil || !strings.Contains(err.Error(), "ambient mode") {
+		t.Errorf("egress gateway in ambient mode: err = %v", err)
+	}
+}
+
+// Undo keeps a waypoint that ServiceEntries left behind still use, and takes one that the undo
+// leaves unused, whichever host's fix wrote it.
+func TestUndoKeepsUsedWaypoints(t *testing.T) {
+	wp := ManagedObject{Group: GatewayAPIGroup, Kind: "Gateway", Namespace: "shop", Name: "waypoint", Host: "a.example.com", IsWaypoint: true}
+	seA := ManagedObject{Group: NetworkingGroup, Kind: "ServiceEntry", Namespace: "shop", Name: "egress-a", Host: "a.example.com", Waypoint: "shop/waypoint"}
+	seB := ManagedObject{Group: NetworkingGroup, Kind: "ServiceEntry", Namespace: "shop", Name: "egress-b", Host: "b.example.com", Waypoint: "shop/waypoint"}
+	all := []ManagedObject{wp, seA, seB}
+	names := func(ms []ManagedObject) []string {
+		var n []string
+		for _, m := range ms {
+			n = append(n, m.Name)
+		}
+		return n
+	}
+	// Undo a: b still uses the waypoint.
+	out, kept := keepUsedWaypoints(all, []ManagedObject{wp, seA})
+	if diff := cmp.Diff([]string{"egress-a"}, names(out)); diff != "" || len(kept) != 1 {
+		t.Errorf("undo a: deletes %v, keeps %v", names(out), names(kept))
+	}
+	// Then undo b: the waypoint, written for a, goes with its last user.
+	out, kept = keepUsedWaypoints([]ManagedObject{wp, seB}, []ManagedObject{seB})
+	if diff := cmp.Diff([]string{"egress-b", "waypoint"}, names(out)); diff != "" || len(kept) != 0 {
+		t.Errorf("undo b: deletes %v, keeps %v", names(out), names(kept))
 	}
 }

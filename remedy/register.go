@@ -94,8 +94,8 @@ func PlanRegister(t Target, o RegisterOptions, ex Existing) (*Plan, error) {
 
 	for _, port := range ports {
 		if isTLSProtocol(port.Protocol) {
-			p.notef("%s:%d is registered; the app's traffic stays TLS, so the sidecar sees SNI and bytes only (L4 metrics). "+
-				"For L7 metrics, retries and timeouts use enable-tls-origination", t.Host, port.Number)
+			p.notef("%s:%d is registered; the app's traffic stays TLS, so %s sees SNI and bytes only (L4 metrics). "+
+				"For L7 metrics, retries and timeouts use enable-tls-origination", t.Host, port.Number, t.proxy())
 			break
 		}
 	}

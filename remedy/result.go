@@ -28,6 +28,8 @@ const (
 	ActionConfigured = "configured"
 	ActionUnchanged  = "unchanged"
 	ActionDeleted    = "deleted"
+	// ActionKept is a waypoint an undo leaves because ServiceEntries still use it.
+	ActionKept = "kept (still used by other ServiceEntries)"
 )
 
 // Result is what happened to one object.

@@ -131,7 +131,7 @@ func PlanTLSOrigination(t Target, o TLSOriginationOptions, ex Existing) (*Plan, 
 		p.warnf("DestinationRule %s/%s originates TLS to %s without caCertificates or credentialName (istioctl analyze "+
 			"IST0129): the server is checked only against the proxy's default roots; pass a CA to pin it", t.Namespace, name, t.Host)
 	}
-	p.notef("tell the app owner: call http://%s (port %d), not https://: the sidecar now does TLS to %s:%d", t.Host, o.Port, t.Host, o.TargetPort)
+	p.notef("tell the app owner: call http://%s (port %d), not https://: %s now does TLS to %s:%d", t.Host, o.Port, t.proxy(), t.Host, o.TargetPort)
 	p.guardTrafficPolicy(t.Traffic, true, true)
 	if err := p.finish(ex, t); err != nil {
 		return nil, err
