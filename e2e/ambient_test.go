@@ -3,12 +3,15 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kubectl-egress/kubectl-egress/e2e/mesh"
+	"github.com/kubectl-egress/kubectl-egress/e2e/sidecar"
 	"github.com/kubectl-egress/kubectl-egress/inspect"
 )
 
@@ -63,4 +66,106 @@ func TestInspectAmbient(t *testing.T) {
 	if len(wp.Pods) != 1 || wp.Pods[0].ProxyType != "waypoint" || wp.Pods[0].Dataplane != "" {
 		t.Errorf("waypoint pods: %+v", wp.Pods)
 	}
+}
+
+// enable-tls-origination in an ambient namespace writes the ambient form: the ServiceEntry bound
+// to a waypoint, the DestinationRule, and the waypoint itself (the namespace has none). istiod
+// deploys the waypoint and pushes it the host's cluster with TLS; ztunnel moves the app's calls
+// to it; verify passes on the ambient pod; undo deletes all three and the calls pass through
+// again.
+func TestAmbientTLSOrigination(t *testing.T) {
+	const ns, host, ip = "fix-ambient", "api.ambient-fix.example", "203.0.113.95"
+	kubectl(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+", labels: {istio.io/dataplane-mode: ambient}}\n", "apply", "-f", "-")
+	t.Cleanup(func() { _, _ = kubectlErr("", "delete", "namespace", ns, "--wait=false") })
+	manifest, err := mesh.AmbientWorkload(ns, "orders", []sidecar.Call{{Host: host, IP: ip, Port: 80, Scheme: "http", Path: "/v1/orders", Count: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, manifest, "apply", "--server-side", "-f", "-")
+	disposition := func(r inspect.Report, h string, port uint32) (inspect.Destination, bool) {
+		for _, d := range r.Destinations {
+			if d.Host == h && d.Port == port && len(d.Pods) > 0 && strings.HasPrefix(d.Pods[0], ns+"/orders-") {
+				return d, true
+			}
+		}
+		return inspect.Destination{}, false
+	}
+	eventually(t, 90*time.Second, ip+":80 passthrough from the ambient pod", func() error {
+		if d, ok := disposition(inspectJSON(t, "-n", ns), ip, 80); !ok || d.Disposition != inspect.DispositionPassthrough {
+			return fmt.Errorf("not yet: %+v", d)
+		}
+		return nil
+	})
+
+	out, _ := mustEgress(t, "enable-tls-origination", host, "-n", ns, "--yes")
+	for _, want := range []string{
+		"serviceentry.networking.istio.io/egress-api-ambient-fix-example created",
+		"destinationrule.networking.istio.io/egress-api-ambient-fix-example created",
+		"gateway.gateway.networking.k8s.io/waypoint created",
+		"the waypoint " + ns + "/waypoint now does TLS to " + host + ":443",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("enable-tls-origination output lacks %q:\n%s", want, out)
+		}
+	}
+	se := kubectl(t, "", "get", "serviceentry", "-n", ns, "egress-api-ambient-fix-example", "-o", "jsonpath={.metadata.labels.istio\\.io/use-waypoint}")
+	if se != "waypoint" {
+		t.Errorf("ServiceEntry use-waypoint label = %q, want waypoint", se)
+	}
+
+	// istiod deploys the waypoint, and its stand-in gets the host's cluster with TLS to :443.
+	var wpPod string
+	eventually(t, 90*time.Second, "the waypoint's stand-in", func() error {
+		pods, err := kubectlErr("", "get", "pods", "-n", ns, "-l", "gateway.networking.k8s.io/gateway-name=waypoint", "-o", "jsonpath={.items[*].metadata.name}")
+		if err != nil || strings.TrimSpace(pods) == "" || lm.Sidecars.Get(ns, strings.Fields(pods)[0]) == nil {
+			return fmt.Errorf("no waypoint stand-in yet: %s", pods)
+		}
+		wpPod = strings.Fields(pods)[0]
+		return nil
+	})
+	base := portForward(t, ns, wpPod, 15000)
+	eventually(t, 60*time.Second, "the waypoint's cluster for "+host+" originates TLS", func() error {
+		dump := get(t, base+"/config_dump?resource=dynamic_active_clusters")
+		i := strings.Index(dump, `"name": "inbound-vip|80|http|`+host+`"`)
+		if i < 0 {
+			return fmt.Errorf("no inbound-vip|80|http|%s cluster", host)
+		}
+		end := strings.Index(dump[i:], `"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"`)
+		if end < 0 {
+			end = len(dump) - i
+		}
+		cl := dump[i : i+end]
+		if !strings.Contains(cl, "UpstreamTlsContext") || !strings.Contains(cl, `"sni": "`+host+`"`) || !strings.Contains(cl, `"port_value": 443`) {
+			return fmt.Errorf("cluster has no TLS to %s:443 yet", host)
+		}
+		return nil
+	})
+
+	// ztunnel moves the calls to the waypoint, which originates TLS: inspect and verify say so.
+	eventually(t, 90*time.Second, host+":80 tls-origination through the waypoint", func() error {
+		d, ok := disposition(inspectJSON(t, "-n", ns, "--since", "20s"), host, 80)
+		if !ok || d.Disposition != inspect.DispositionTLSOrigination || d.Gateway != ns+"/waypoint" {
+			return fmt.Errorf("not yet: %+v", d)
+		}
+		return nil
+	})
+	v, stderr, code := verifyJSON(t, host, "-n", ns)
+	if code != 0 || !v.Passed || len(v.Pods) != 1 || !strings.HasPrefix(v.Pods[0].Pod, ns+"/orders-") {
+		t.Errorf("verify: exit %d, %+v\n%s", code, v, stderr)
+	}
+
+	out, _ = mustEgress(t, "undo", host, "-n", ns, "--yes")
+	for _, want := range []string{"gateway.gateway.networking.k8s.io/waypoint deleted", "destinationrule.networking.istio.io/egress-api-ambient-fix-example deleted", "serviceentry.networking.istio.io/egress-api-ambient-fix-example deleted"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("undo output lacks %q:\n%s", want, out)
+		}
+	}
+	undone := time.Now()
+	eventually(t, 90*time.Second, ip+":80 passthrough again after undo", func() error {
+		d, ok := disposition(inspectJSON(t, "-n", ns, "--since", "20s"), ip, 80)
+		if !ok || d.Disposition != inspect.DispositionPassthrough || d.LastSeen == nil || d.LastSeen.Before(undone) {
+			return fmt.Errorf("not yet: %+v", d)
+		}
+		return nil
+	})
 }

@@ -419,12 +419,9 @@ func TestInspectAllowAnyDynamicDNS(t *testing.T) {
 	}
 }
 
-// A waypoint's clusters for a ServiceEntry are inbound-vip|PORT|PROTOCOL|HOST, and the TLS a
-// DestinationRule asks for is inside their internal upstream transport socket. The dump is
-// istiod's push to a waypoint for a ServiceEntry (port 80 HTTP, targetPort 443; port 443 HTTPS)
-// and a DestinationRule with tls SIMPLE on port 80: its UpstreamTlsContext names sni
-// postman-echo.com on the port 80 cluster only.
-func TestWaypointClusters(t *testing.T) {
+// waypointReport is the report of the waypoint whose clusters testdata holds.
+func waypointReport(t *testing.T) PodReport {
+	t.Helper()
 	b, err := os.ReadFile("testdata/waypoint-tls-origination-clusters.json")
 	if err != nil {
 		t.Fatal(err)
@@ -433,6 +430,16 @@ func TestWaypointClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+// A waypoint's clusters for a ServiceEntry are inbound-vip|PORT|PROTOCOL|HOST, and the TLS a
+// DestinationRule asks for is inside their internal upstream transport socket. The dump is
+// istiod's push to a waypoint for a ServiceEntry (port 80 HTTP, targetPort 443; port 443 HTTPS)
+// and a DestinationRule with tls SIMPLE on port 80: its UpstreamTlsContext names sni
+// postman-echo.com on the port 80 cluster only.
+func TestWaypointClusters(t *testing.T) {
+	rep := waypointReport(t)
 	got := map[string]string{}
 	for _, c := range rep.Clusters {
 		if c.External {
@@ -452,5 +459,48 @@ func TestWaypointClusters(t *testing.T) {
 	}
 	if disp["postman-echo.com:80"] != DispositionTLSOrigination || disp["postman-echo.com:443"] != DispositionRegistered {
 		t.Errorf("dispositions %v: want postman-echo.com:80 tls-origination, :443 registered", disp)
+	}
+}
+
+// An ambient pod's host that goes through a waypoint takes the waypoint's clusters for it and
+// becomes tls-origination where the waypoint's cluster on that port originates TLS; the
+// waypoint's request metrics of the pod's workload, and only those, come along.
+func TestAttachWaypoint(t *testing.T) {
+	wp := waypointReport(t)
+	sample := func(workload string) MetricSample {
+		return MetricSample{Name: metricRequests, Value: 3, Labels: map[string]string{
+			"reporter": "waypoint", "source_workload": workload, "source_workload_namespace": "shop", "destination_service_name": "postman-echo.com"}}
+	}
+	wp.Metrics = []MetricSample{sample("cart"), sample("billing")}
+	rep := PodReport{Pod: Pod{Namespace: "shop", Name: "cart-0"}, Facts: PodFacts{Workload: "deploy/cart", ProxyType: ProxyZtunnel},
+		Destinations: []Destination{
+			{Host: "postman-echo.com", Port: 80, Disposition: DispositionEgressWaypoint, Gateway: "shop/waypoint"},
+			{Host: "postman-echo.com", Port: 443, Disposition: DispositionEgressWaypoint, Gateway: "shop/waypoint"},
+			{Host: "docs.example.net", Port: 80, Disposition: DispositionEgressWaypoint, Gateway: "istio-egress/waypoint"},
+		}}
+	AttachWaypoint(&rep, "shop/waypoint", wp)
+	var got []string
+	for _, d := range rep.Destinations {
+		got = append(got, fmt.Sprintf("%s:%d %s", d.Host, d.Port, d.Disposition))
+	}
+	want := []string{"postman-echo.com:80 tls-origination", "postman-echo.com:443 egress-waypoint", "docs.example.net:80 egress-waypoint"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("destinations (-want +got):\n%s", diff)
+	}
+	var clusters []string
+	for _, c := range rep.Clusters {
+		clusters = append(clusters, c.Name+" on "+c.Waypoint)
+	}
+	if diff := cmp.Diff([]string{"inbound-vip|80|http|postman-echo.com on shop/waypoint", "inbound-vip|443|tcp|postman-echo.com on shop/waypoint"}, clusters); diff != "" {
+		t.Errorf("clusters (-want +got):\n%s", diff)
+	}
+	if len(rep.Metrics) != 1 || rep.Metrics[0].Labels["source_workload"] != "cart" {
+		t.Errorf("metrics: %+v, want the one of workload cart", rep.Metrics)
+	}
+	v := Verify(VerifyRequest{Host: "postman-echo.com", Fix: FixTLSOrigination}, []ProxyState{{Report: rep, Metrics: rep.Metrics}})
+	for _, c := range v.Pods[0].Checks {
+		if c.Status == CheckFail {
+			t.Errorf("verify check %s failed: %s (%s)", c.Name, c.Detail, c.Reason)
+		}
 	}
 }

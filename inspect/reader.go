@@ -186,6 +186,7 @@ func (r *Reader) readTargets(ctx context.Context, t Targets, early *earlyForward
 		f.AdminConns = 1
 	}
 	pods := InspectPods(ctx, f, t.Pods, r.config.Concurrency, r.now(), r.Progress)
+	r.attachWaypoints(ctx, f, pods)
 	unread := len(t.Pods) - len(pods)
 	pods, gone := dropDeleted(ctx, r.client, t.Pods, pods)
 	return Reading{Pods: pods, Skipped: append(t.Skipped, gone...), Report: Aggregate(pods), Unread: unread}

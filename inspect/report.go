@@ -220,7 +220,10 @@ type Cluster struct {
 	// Limits are the connection pool and outlier detection the cluster carries (a
 	// DestinationRule's trafficPolicy, as istiod renders it); nil when the config did not say.
 	Limits *ClusterLimits `json:"limits,omitempty"`
-	Pods   []string       `json:"pods"`
+	// Waypoint, in an ambient pod's report, names the waypoint (NAMESPACE/NAME) this cluster is
+	// on: the pod's traffic to the host goes through it.
+	Waypoint string   `json:"waypoint,omitempty"`
+	Pods     []string `json:"pods"`
 }
 
 // ClusterLimits are a cluster's connection settings, in Envoy's terms. Istio writes its own
@@ -319,8 +322,11 @@ type PodFacts struct {
 	// ClusterStats are Envoy's PassthroughCluster/BlackHoleCluster counters when the proxy exposes them.
 	ClusterStats map[string]Counts `json:"clusterStats,omitempty"`
 	// BytesRead is what was read from the pod: admin responses and access log.
-	BytesRead int64    `json:"bytesRead,omitempty"`
-	Errors    []string `json:"errors,omitempty"`
+	BytesRead int64 `json:"bytesRead,omitempty"`
+	// WaypointsUnread are the waypoints an ambient pod's hosts went through whose configuration
+	// could not be read, with why (NAMESPACE/NAME: reason): those hosts stay egress-waypoint.
+	WaypointsUnread []string `json:"waypointsUnread,omitempty"`
+	Errors          []string `json:"errors,omitempty"`
 }
 
 // Key is the pod's namespace/name.

@@ -162,10 +162,10 @@ func MatchHost(host, name string) bool {
 
 // CallsHost reports whether a pod's report shows traffic to host: a destination for it that
 // some signal other than the proxy's configuration saw. A gateway or waypoint (any proxy type
-// but sidecar) calls no host of its own: what it sends out is its clients' traffic, which a
+// but sidecar, or ztunnel for an ambient pod) calls no host of its own: what it sends out is its clients' traffic, which a
 // fix routes to it.
 func CallsHost(r PodReport, host string) bool {
-	if r.Facts.ProxyType != "" && r.Facts.ProxyType != ProxySidecar {
+	if r.Facts.ProxyType != "" && r.Facts.ProxyType != ProxySidecar && r.Facts.ProxyType != ProxyZtunnel {
 		return false
 	}
 	for _, d := range r.Destinations {
@@ -191,12 +191,14 @@ type hostEvidence struct {
 	l7Requests  int64
 	tcpConns    int64
 	metricsRead bool
+	// ambient is an ambient pod's evidence: ztunnel's, with the waypoint's clusters and metrics.
+	ambient bool
 	// rewrite is the authority the proxy's route for the host sends instead (an alias's real host).
 	rewrite string
 }
 
 func collectEvidence(host string, p ProxyState) hostEvidence {
-	var e hostEvidence
+	e := hostEvidence{ambient: p.Report.Facts.ProxyType == ProxyZtunnel}
 	// The names host goes by on this proxy: itself, and the service host of a cluster bound to
 	// it by address (a ServiceEntry for an IP), which is what metrics name.
 	names := []string{host}
@@ -220,7 +222,9 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 			e.gateway = append(e.gateway, d)
 		case DispositionPassthrough, DispositionDynamicDNS, DispositionBlocked:
 			e.unreg = append(e.unreg, d)
-		case DispositionRegistered:
+		case DispositionRegistered, DispositionEgressWaypoint:
+			// Through a waypoint that does not originate TLS, an ambient pod's call is as the
+			// app made it: TLS by the app, or plain.
 			if hasTraffic(d) {
 				e.registered = append(e.registered, d)
 			}
@@ -230,7 +234,8 @@ func collectEvidence(host string, p ProxyState) hostEvidence {
 	}
 	e.metricsRead = p.Metrics != nil
 	for _, s := range p.Metrics {
-		if r, ok := s.Labels["reporter"]; ok && r != "source" {
+		// An ambient pod's requests are reported by its waypoint (AttachWaypoint).
+		if r, ok := s.Labels["reporter"]; ok && r != "source" && r != "waypoint" {
 			continue
 		}
 		name := s.Labels["destination_service_name"]
@@ -606,8 +611,13 @@ func checkApp(host string, fix Fix, fixedAt time.Time, e hostEvidence) Check {
 			https = append(https, d)
 		}
 	}
-	if len(https) == 0 && e.tcpConns == 0 {
+	// ztunnel counts the connections to the waypoint too: for an ambient pod only the ports
+	// tell https:// calls (a destination not originated).
+	if len(https) == 0 && (e.tcpConns == 0 || e.ambient) {
 		c.Status, c.Detail = CheckPass, "no https:// calls through the sidecar"
+		if e.ambient {
+			c.Detail = "no https:// calls through ztunnel"
+		}
 		if e.l7Requests > 0 {
 			c.Detail = "calls http://" + host
 		}

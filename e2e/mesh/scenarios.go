@@ -356,6 +356,12 @@ func WorkloadAnnotated(ns, app string, replicas int, annotations map[string]stri
 	return deployment(ns, app, replicas, annotations, calls, false, false)
 }
 
+// AmbientWorkload renders a one-pod Deployment app in ns, with no sidecar: in a namespace in
+// ambient mode its node's ztunnel stand-in captures it and makes its calls.
+func AmbientWorkload(ns, app string, calls []sidecar.Call) (string, error) {
+	return deployment(ns, app, 1, nil, calls, false, true)
+}
+
 // deployment renders a Deployment whose pods carry an istio-proxy container the way Istio's
 // injector renders it.
 func deployment(ns, app string, replicas int, annotations map[string]string, calls []sidecar.Call, gateway, ambient bool) (string, error) {
