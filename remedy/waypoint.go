@@ -187,7 +187,7 @@ func ChooseWaypoint(namespace, asked string, nsLabels map[string]string, gateway
 	w := &Waypoint{Namespace: ns, Name: name}
 	switch {
 	case string(g.Spec.GatewayClassName) != GatewayClassWaypoint:
-		return nil, fmt.Errorf("Gateway %s is of class %s, not %s: it is not a waypoint", w, g.Spec.GatewayClassName, GatewayClassWaypoint)
+		return nil, fmt.Errorf("the Gateway %s is of class %s, not %s: it is not a waypoint", w, g.Spec.GatewayClassName, GatewayClassWaypoint)
 	case !takesServices(g):
 		return nil, fmt.Errorf("waypoint %s takes %s traffic, not services' (label %s): use a waypoint for service or all", w, g.Labels[LabelWaypointFor], LabelWaypointFor)
 	case ns != namespace && !acceptsNamespace(g, nsLabels):
