@@ -71,6 +71,12 @@ func (f *Flow) Lockdown(ctx context.Context, l Lockdown) error {
 	if len(workloads) == 0 {
 		return fmt.Errorf("no workload %s with a sidecar in namespace %s: name it as inspect --pods shows it (deploy/NAME)", l.Workload, f.cfg.Namespace)
 	}
+	for _, w := range workloads {
+		if w.Ambient {
+			return fmt.Errorf("refusing to lock down %s in namespace %s: it is in ambient mode, where ztunnel enforces no outbound traffic policy (REGISTRY_ONLY and Sidecars do not apply); register the hosts it calls (kubectl egress register HOST -n %s binds them to a waypoint) and restrict them with an AuthorizationPolicy",
+				w.Workload, f.cfg.Namespace, f.cfg.Namespace)
+		}
+	}
 	if err := f.checkSidecars(in, l); err != nil {
 		return err
 	}

@@ -82,6 +82,15 @@ func (in Inputs) workload(ns, name string, pods []inspect.PodReport) WorkloadPol
 	slices.Sort(w.Pods)
 	w.Proxy = proxyMode(w.Proxies)
 	w.Notes = in.notes(w, mc, sc)
+	if d := pods[0].Facts.Dataplane; d == inspect.DataplaneAmbient || d == inspect.DataplaneAmbientWaypoint {
+		// ztunnel does not read the outbound traffic policy (istio#54281, ztunnel#369).
+		w.Ambient = true
+		w.Notes = append(w.Notes, "in ambient mode: ztunnel enforces no outbound traffic policy, so neither the mesh's "+
+			"REGISTRY_ONLY nor a Sidecar blocks what it calls; register its hosts (bound to a waypoint) and restrict them with an AuthorizationPolicy")
+		w.WouldBreak = in.wouldBreak(ns, sc, mc, pods)
+		w.Ready = len(w.WouldBreak) == 0
+		return w
+	}
 
 	mode := w.Configured
 	if w.Proxy != "" && w.Proxy != "mixed" {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -288,4 +289,32 @@ func modeOf(mode string) networking.OutboundTrafficPolicy_Mode {
 		return networking.OutboundTrafficPolicy_REGISTRY_ONLY
 	}
 	return networking.OutboundTrafficPolicy_ALLOW_ANY
+}
+
+// ztunnel enforces no outbound traffic policy (istio#54281): an ambient workload's unregistered
+// hosts are listed, but REGISTRY_ONLY is not the way to block them, and the mesh-wide advice for
+// a namespace of ambient workloads only is to register them.
+func TestEvaluateAmbient(t *testing.T) {
+	cart := pod("demo-ambient", "cart-0", "deploy/cart", map[string]string{"app": "cart"}, "",
+		passthrough("203.0.113.60", 80, "", 3))
+	cart.Facts.Dataplane = inspect.DataplaneAmbient
+	in := Inputs{
+		MeshConfigs: map[string]MeshConfig{"default": mustMesh(t, "default", "istio-system/istio", "outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n")},
+		Pods:        []inspect.PodReport{cart},
+	}
+	r := Evaluate(in, t0)
+	w := r.Namespaces[0].Workloads[0]
+	if !w.Ambient || w.Ready || len(w.WouldBreak) != 1 || w.WouldBreak[0].Host != "203.0.113.60" {
+		t.Errorf("ambient workload: %+v", w)
+	}
+	if len(w.Notes) == 0 || !strings.Contains(w.Notes[len(w.Notes)-1], "ztunnel enforces no outbound traffic policy") {
+		t.Errorf("notes %q do not say REGISTRY_ONLY does not apply", w.Notes)
+	}
+	var b strings.Builder
+	if err := PrintMeshWide(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "kubectl egress register HOST -n demo-ambient") || strings.Contains(b.String(), "lockdown -n demo-ambient") {
+		t.Errorf("mesh-wide advice for an ambient namespace:\n%s", b.String())
+	}
 }

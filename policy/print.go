@@ -114,17 +114,23 @@ meshConfig:
 	for _, ns := range r.Namespaces {
 		hosts := map[string]bool{}
 		var workloads []string
+		sidecars := false
 		for _, wl := range ns.Workloads {
 			if wl.Ready {
 				continue
 			}
 			workloads = append(workloads, wl.Workload)
+			sidecars = sidecars || !wl.Ambient
 			for _, f := range wl.WouldBreak {
 				hosts[f.Host] = true
 			}
 		}
+		todo := "kubectl egress lockdown -n " + ns.Namespace
+		if !sidecars { // ambient only: no REGISTRY_ONLY to switch to
+			todo = "kubectl egress register HOST -n " + ns.Namespace + " (ambient: binds it to a waypoint)"
+		}
 		if len(workloads) > 0 {
-			rows = append(rows, []string{ns.Namespace, strings.Join(workloads, ","), strconv.Itoa(len(hosts)), "kubectl egress lockdown -n " + ns.Namespace})
+			rows = append(rows, []string{ns.Namespace, strings.Join(workloads, ","), strconv.Itoa(len(hosts)), todo})
 		}
 	}
 	if len(rows) == 0 {

@@ -58,6 +58,10 @@ type WorkloadPolicy struct {
 	WouldBreak []Finding `json:"wouldBreak"`
 	// Ready is true when the workload is in REGISTRY_ONLY, or nothing would break.
 	Ready bool `json:"ready"`
+	// Ambient is true for a workload in ambient mode: ztunnel enforces no outbound traffic
+	// policy, so REGISTRY_ONLY (the mesh's or a Sidecar's) does not apply to it, and WouldBreak
+	// lists the hosts it calls that no ServiceEntry registers.
+	Ambient bool `json:"ambient,omitempty"`
 }
 
 // PolicySource is one source's outbound mode.
