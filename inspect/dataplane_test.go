@@ -2,8 +2,13 @@ package inspect
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -78,12 +83,69 @@ func TestZtunnelOf(t *testing.T) {
 		stopped,
 		testPod("istio-system", "ztunnel-n2", "n2", map[string]string{"app": "ztunnel"}, ztunnelChartContainer),
 	)}
-	z, err := f.ztunnelOf(context.Background(), cart)
+	z, err := f.ztunnelOf(context.Background(), cart.Spec.NodeName)
 	if err != nil || z.Name != "ztunnel-n2" {
 		t.Fatalf("ztunnel of a pod on n2: %v, %v", z, err)
 	}
-	_, err = f.ztunnelOf(context.Background(), testPod("shop", "cart-2", "n3", nil))
-	if err == nil || !strings.Contains(err.Error(), "pod shop/cart-2 is in ambient mode but no running ztunnel pod (label app=ztunnel) is on its node n3") {
+	_, err = f.ztunnelOf(context.Background(), "n3")
+	if err == nil || !strings.Contains(err.Error(), "no running ztunnel pod (label app=ztunnel) is on its node n3") {
 		t.Errorf("no ztunnel on the node: %v", err)
+	}
+}
+
+// The ambient pods of one node read that node's ztunnel once: one config dump and one metrics
+// read for all of them, each pod still getting the whole of both.
+func TestZtunnelReadOncePerNode(t *testing.T) {
+	var mu sync.Mutex
+	reads := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reads[r.URL.Path]++
+		mu.Unlock()
+		if r.URL.Path == "/config_dump" {
+			fmt.Fprint(w, `{"workloads":[],"services":[]}`)
+			return
+		}
+		fmt.Fprint(w, "istio_build{component=\"ztunnel\",tag=\"1.31.1\"} 1\n")
+	}))
+	defer srv.Close()
+	ambient := map[string]string{DataplaneModeLabel: "ambient"}
+	a, b, other := testPod("shop", "cart-a", "n1", ambient), testPod("shop", "cart-b", "n1", ambient), testPod("shop", "cart-c", "n2", ambient)
+	a.Status.PodIP, b.Status.PodIP, other.Status.PodIP = "10.0.0.11", "10.0.0.12", "10.0.1.13"
+	client := fake.NewClientset(a, b, other,
+		testPod("istio-system", "ztunnel-n1", "n1", map[string]string{"app": "ztunnel"}, ztunnelChartContainer),
+		testPod("istio-system", "ztunnel-n2", "n2", map[string]string{"app": "ztunnel"}, ztunnelChartContainer))
+	f := &Fetcher{Forwarder: &directForwarder{addr: strings.TrimPrefix(srv.URL, "http://")}, Client: client, AdminPort: DefaultAdminPort, Caps: DefaultCaps}
+	reports := InspectPods(context.Background(), f, []corev1.Pod{*a, *b, *other}, 3, time.Now(), nil)
+	if reads["/config_dump"] != 2 || reads["/stats/prometheus"] != 2 {
+		t.Errorf("reads %v: want one config dump and one metrics read per node (2 nodes)", reads)
+	}
+	var charged int
+	for _, r := range reports {
+		if r.Facts.Ztunnel == "" {
+			t.Errorf("%s: no ztunnel named: %+v", r.Pod.Key(), r.Facts)
+		}
+		if r.Facts.BytesRead > 0 {
+			charged++
+		}
+	}
+	if charged != 2 {
+		t.Errorf("%d pods were charged bytes read: want one per node", charged)
+	}
+}
+
+// Of a node's ztunnel log, a run keeps the lines whose source is one of its pods.
+func TestZtunnelLinesOfPods(t *testing.T) {
+	log := "2026-12-01T10:00:00Z\tinfo\taccess\tconnection complete\tsrc.addr=10.0.0.11:4100 dst.addr=203.0.113.1:443\n" +
+		"2026-12-01T10:00:01Z\tinfo\taccess\tconnection complete\tsrc.addr=10.0.0.99:4101 dst.addr=203.0.113.1:443\n" +
+		"2026-12-01T10:00:02Z\tinfo\txds\treceived response\n" +
+		"2026-12-01T10:00:03Z\tinfo\taccess\tconnection complete\tsrc.addr=10.0.0.12:4102\tdst.addr=203.0.113.2:80\n"
+	got, err := linesFrom(strings.NewReader(log), map[string]bool{"10.0.0.11": true, "10.0.0.12": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "10.0.0.11:4100") || !strings.Contains(lines[1], "10.0.0.12:4102") {
+		t.Errorf("kept lines:\n%s", got)
 	}
 }

@@ -95,6 +95,8 @@ type Fetcher struct {
 	// forward: 0 opens one per read, so a single pod's reads run at once; a fleet, whose read
 	// is CPU-bound, is cheaper over one.
 	AdminConns int
+	// ztunnels shares each node's ztunnel read among the ambient pods of one InspectPods call.
+	ztunnels *ztunnelShare
 }
 
 // Fetch returns the pod's sources, and finish, which releases the access-log stream once it has
@@ -253,6 +255,9 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 	if concurrency < 1 {
 		concurrency = 1
 	}
+	shared := *f
+	shared.ztunnels = newZtunnelShare(pods)
+	f = &shared
 	reports := make([]PodReport, len(pods))
 	whole := make([]bool, len(pods))
 	sem := make(chan struct{}, concurrency)
@@ -284,11 +289,7 @@ func InspectPods(ctx context.Context, f *Fetcher, pods []corev1.Pod, concurrency
 			if c, ok := src.AccessLog.(*countingReader); ok {
 				rep.Facts.BytesRead += c.n
 			}
-			if src.Ztunnel != nil {
-				if c, ok := src.Ztunnel.Log.(*countingReader); ok {
-					rep.Facts.BytesRead += c.n
-				}
-			}
+			rep.Facts.BytesRead += src.ztunnelBytes
 			reports[i], whole[i] = rep, ctx.Err() == nil
 			if progress != nil {
 				mu.Lock()

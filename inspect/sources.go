@@ -49,6 +49,9 @@ type Sources struct {
 	Origins Origins
 	// Errors are fetch errors for this pod, carried into the report.
 	Errors []error
+	// ztunnelBytes is what this pod's fetch read from its node's ztunnel (zero when another
+	// pod's fetch read it for both).
+	ztunnelBytes int64
 	// Ztunnel is set for a pod in ambient mode: what the ztunnel of its node said. The Envoy
 	// outputs above are then empty (the pod has no sidecar).
 	Ztunnel *ZtunnelSources
@@ -65,7 +68,8 @@ type ZtunnelSources struct {
 	ConfigDump []byte
 	// Stats is ztunnel's /stats/prometheus (port 15020).
 	Stats []byte
-	// Log streams the ztunnel container's log; it is read line by line, never whole.
+	// Log is the ztunnel container's log: the lines of the pods of the run on its node, which
+	// the node's one read kept (ztunnelShare).
 	Log io.Reader
 }
 
@@ -74,9 +78,6 @@ func (s *Sources) adminBytes() int64 {
 	n := len(s.ConfigDump) + len(s.Clusters) + len(s.Stats) + len(s.ServerInfo)
 	for _, p := range s.MoreConfig {
 		n += len(p.Data)
-	}
-	if z := s.Ztunnel; z != nil {
-		n += len(z.ConfigDump) + len(z.Stats)
 	}
 	return int64(n)
 }
