@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	dto "github.com/prometheus/client_model/go"
 )
 
 // Stats are the egress-relevant counters of one proxy.
@@ -17,7 +15,8 @@ type Stats struct {
 	// Clusters holds Envoy's per-cluster upstream counters by cluster name (off by default in
 	// Istio: they appear when proxyStatsMatcher includes the cluster).
 	Clusters map[string]Counts
-	// Samples counts every sample read, of any metric or stat.
+	// Samples counts every sample read, of any metric or stat; as expfmt counts them, the
+	// _bucket or quantile, _sum and _count lines of one histogram or summary are one.
 	Samples int
 	// SkippedLines counts exposition lines that did not parse.
 	SkippedLines int
@@ -51,7 +50,7 @@ var clusterCounters = map[string]func(*Counts, int64){
 	"upstream_cx_rx_bytes_total": func(c *Counts, v int64) { c.BytesReceived = v },
 }
 
-// ParseStats parses /stats/prometheus text (with expfmt) or raw /stats text
+// ParseStats parses /stats/prometheus text (parsePromText) or raw /stats text
 // (`cluster.NAME.upstream_cx_total: 3`, or since Istio 1.23 `cluster.NAME;.upstream_cx_total: 3`).
 // Raw /stats flattens Istio's labels into dotted names, which makes dotted hosts ambiguous,
 // so Istio metrics are only read from the Prometheus form.
@@ -59,7 +58,8 @@ func ParseStats(b []byte) (Stats, error) {
 	st := Stats{Clusters: map[string]Counts{}}
 	switch DetectKind(b) {
 	case KindPrometheusStats:
-		return st, st.parsePrometheus(b)
+		st.parsePromText(b)
+		return st, nil
 	case KindRawStats:
 		st.parseRaw(b)
 		return st, nil
@@ -69,72 +69,6 @@ func ParseStats(b []byte) (Stats, error) {
 		}
 	}
 	return st, fmt.Errorf("stats are neither Prometheus text nor raw /stats text")
-}
-
-func (st *Stats) parsePrometheus(b []byte) error {
-	fams, err := textToMetricFamilies(b)
-	if err != nil {
-		// One malformed line fails expfmt's whole parse; keep every line that parses alone.
-		fams = map[string]*dto.MetricFamily{}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
-		for sc.Scan() {
-			line := bytes.TrimSpace(sc.Bytes())
-			if len(line) == 0 || line[0] == '#' {
-				continue
-			}
-			one, err := textToMetricFamilies(append(line, '\n'))
-			if err != nil {
-				st.SkippedLines++
-				continue
-			}
-			for name, f := range one {
-				if have, ok := fams[name]; ok {
-					have.Metric = append(have.Metric, f.Metric...)
-				} else {
-					fams[name] = f
-				}
-			}
-		}
-	}
-	for _, fam := range fams {
-		st.Samples += len(fam.GetMetric())
-	}
-	for name, fam := range fams {
-		setCounter, isCluster := clusterCounters[strings.TrimPrefix(name, "envoy_cluster_")]
-		isCluster = isCluster && strings.HasPrefix(name, "envoy_cluster_")
-		if !istioMetrics[name] && !isCluster {
-			continue
-		}
-		for _, m := range fam.GetMetric() {
-			labels := make(map[string]string, len(m.GetLabel()))
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			v := sampleValue(m)
-			if isCluster {
-				cn := labels["cluster_name"]
-				c := st.Clusters[cn]
-				setCounter(&c, int64(v))
-				st.Clusters[cn] = c
-				continue
-			}
-			st.Istio = append(st.Istio, MetricSample{Name: name, Labels: labels, Value: v})
-		}
-	}
-	return nil
-}
-
-func sampleValue(m *dto.Metric) float64 {
-	switch {
-	case m.GetCounter() != nil:
-		return m.GetCounter().GetValue()
-	case m.GetGauge() != nil:
-		return m.GetGauge().GetValue()
-	case m.GetUntyped() != nil:
-		return m.GetUntyped().GetValue()
-	}
-	return 0
 }
 
 func (st *Stats) parseRaw(b []byte) {
