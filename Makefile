@@ -38,7 +38,7 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 fuzz-short:
-	FUZZTIME=$(FUZZTIME_SHORT) FUZZ_SEEDS_ONLY=1 hack/fuzz.sh
+	FUZZTIME=$(FUZZTIME_SHORT) FUZZ_SEEDS_ONLY=1 FUZZ_JOBS=2 hack/fuzz.sh
 
 # The end-to-end tests start their own local mesh (etcd, kube-apiserver, controller-manager,
 # istiod, kwok and sidecar stand-ins) on loopback; here the plugin runs as the mesh's admin.
@@ -55,7 +55,7 @@ e2e-rbac: tools build
 test: lint unit fuzz-short e2e-rbac release-check
 
 # The local mesh under steady use: inspect -A every 10 s and a register/undo every minute for
-# SOAK_DURATION on a fresh mesh (make test runs a 90-second form at the end of the e2e suite).
+# SOAK_DURATION on a fresh mesh (make test runs a one-minute form at the end of the e2e suite).
 SOAK_DURATION ?= 15m
 soak: tools build
 	KUBECTL_EGRESS_TOOLS=$$(hack/tools.sh) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestSoak$$' -v ./e2e/

@@ -10,16 +10,16 @@ import (
 	"time"
 )
 
-// TestSoak keeps the local mesh busy for SOAK_DURATION (90s by default, on a mesh the rest of
+// TestSoak keeps the local mesh busy for SOAK_DURATION (1m by default, on a mesh the rest of
 // the suite has already run on for minutes; `make soak` runs 15m on a fresh mesh):
 // `kubectl egress inspect -A` every SOAK_INTERVAL (10s), and a register/undo of a
-// host nobody calls every SOAK_FIX_EVERY (1m). Any failed command fails the test: the mesh must
-// not decay while a user works with it (a kwok node that lost its addresses broke every
-// port-forward a minute after start-up).
+// host nobody calls every SOAK_FIX_EVERY (1m, or half the duration when shorter). Any failed
+// command fails the test: the mesh must not decay while a user works with it (a kwok node that
+// lost its addresses broke every port-forward a minute after start-up).
 func TestSoak(t *testing.T) {
-	duration := envDuration(t, "SOAK_DURATION", 90*time.Second)
+	duration := envDuration(t, "SOAK_DURATION", time.Minute)
 	interval := envDuration(t, "SOAK_INTERVAL", 10*time.Second)
-	fixEvery := envDuration(t, "SOAK_FIX_EVERY", time.Minute)
+	fixEvery := envDuration(t, "SOAK_FIX_EVERY", min(time.Minute, duration/2))
 	const ns, host = "demo-passthrough", "soak.example.com"
 
 	start := time.Now()
