@@ -88,7 +88,7 @@ func (o Observation) TLSCallers(host string) []string {
 // Ambient tells whether an observed pod is in ambient mode.
 func (o Observation) Ambient() bool {
 	return slices.ContainsFunc(o.Report.Pods, func(p inspect.PodFacts) bool {
-		return p.Dataplane == inspect.DataplaneAmbient || p.Dataplane == inspect.DataplaneAmbientWaypoint
+		return inspect.IsAmbientDataplane(p.Dataplane)
 	})
 }
 

@@ -111,11 +111,7 @@ func parseAmbient(src Sources, s Snapshot) (Snapshot, error) {
 
 // isPod tells whether a logged connection's source is the pod.
 func (v *ambientView) isPod(e ZtunnelLogEntry) bool {
-	host, _, err := net.SplitHostPort(e.SrcAddr)
-	if err != nil {
-		host = e.SrcAddr
-	}
-	return slices.Contains(v.podIPs, host)
+	return slices.Contains(v.podIPs, hostOf(e.SrcAddr))
 }
 
 // classifyAmbient is Classify for an ambient pod. ztunnel sees connections, not requests: every

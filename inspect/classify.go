@@ -186,7 +186,7 @@ func (c *classifier) addConfig() {
 			continue
 		}
 		disp := DispositionRegistered
-		if cl.TLS == "SIMPLE" || cl.TLS == "MUTUAL" {
+		if cl.OriginatesTLS() {
 			disp = DispositionTLSOrigination
 		}
 		host := DisplayHost(cl)

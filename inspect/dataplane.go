@@ -23,6 +23,9 @@ const (
 	DataplaneAmbientWaypoint = "ambient+waypoint"
 )
 
+// IsAmbientDataplane tells whether a report's data plane (PodFacts.Dataplane) is ambient mode's.
+func IsAmbientDataplane(d string) bool { return d == DataplaneAmbient || d == DataplaneAmbientWaypoint }
+
 // IsAmbient tells whether a pod without a sidecar is in ambient mode by its own label, as
 // ResolveTargets leaves it once the namespace's label was looked at.
 func IsAmbient(p *corev1.Pod) bool {

@@ -221,12 +221,17 @@ func adminError(pod *corev1.Pod, port int, err error) error {
 
 // openLog streams the istio-proxy container's log, where Istio writes access logs.
 func (f *Fetcher) openLog(ctx context.Context, pod *corev1.Pod) (io.ReadCloser, error) {
-	rc, err := f.streamLog(ctx, pod, ProxyContainer)
+	return f.openContainerLog(ctx, pod, ProxyContainer, "the istio-proxy log of pod "+pod.Namespace+"/"+pod.Name)
+}
+
+// openContainerLog streams a container's log (streamLog); an error names it as what says.
+func (f *Fetcher) openContainerLog(ctx context.Context, pod *corev1.Pod, container, what string) (io.ReadCloser, error) {
+	rc, err := f.streamLog(ctx, pod, container)
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			return nil, fmt.Errorf("reading the istio-proxy log of pod %s/%s is forbidden: ask for RBAC verb \"get\" on \"pods/log\" in namespace %s", pod.Namespace, pod.Name, pod.Namespace)
+			return nil, fmt.Errorf("reading %s is forbidden: ask for RBAC verb \"get\" on \"pods/log\" in namespace %s", what, pod.Namespace)
 		}
-		return nil, fmt.Errorf("failed to read the istio-proxy log of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return nil, fmt.Errorf("failed to read %s: %w", what, err)
 	}
 	return rc, nil
 }

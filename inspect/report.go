@@ -226,6 +226,10 @@ type Cluster struct {
 	Pods     []string `json:"pods"`
 }
 
+// OriginatesTLS tells a cluster whose upstream TLS a DestinationRule set (SIMPLE or MUTUAL),
+// not Istio's own mTLS.
+func (c Cluster) OriginatesTLS() bool { return c.TLS == "SIMPLE" || c.TLS == "MUTUAL" }
+
 // ClusterLimits are a cluster's connection settings, in Envoy's terms. Istio writes its own
 // defaults when a DestinationRule sets nothing (a 10 s connect timeout, circuit breakers at the
 // 32-bit maximum); zero is "not set".

@@ -141,7 +141,7 @@ func inferFix(host string, proxies []ProxyState) Fix {
 			}
 		}
 		for _, c := range p.Report.Clusters {
-			if sendsOut(c.Direction) && ClusterServes(host, c) && (c.TLS == "SIMPLE" || c.TLS == "MUTUAL") {
+			if sendsOut(c.Direction) && ClusterServes(host, c) && c.OriginatesTLS() {
 				fix = FixTLSOrigination
 			}
 		}

@@ -43,7 +43,7 @@ func AttachWaypoint(rep *PodReport, name string, wp PodReport) {
 				c.Waypoint, c.Pods = name, []string{rep.Pod.Key()}
 				rep.Clusters = append(rep.Clusters, c)
 			}
-			if c.TLS == "SIMPLE" || c.TLS == "MUTUAL" {
+			if c.OriginatesTLS() {
 				rep.Destinations[i].Disposition = DispositionTLSOrigination
 				rep.Destinations[i].Protocol = "HTTP"
 			}
@@ -105,9 +105,7 @@ func (r *Reader) readWaypoint(ctx context.Context, f *Fetcher, name string, repo
 		}
 		src, finish := f.Fetch(ctx, &p)
 		rep, err := Inspect(src, r.now())
-		if ferr := finish(); err == nil && ferr != nil && len(src.Errors) > 0 {
-			err = ferr
-		}
+		_ = finish() // only the waypoint's clusters and metrics are folded: a log cut at its cap does not matter
 		if err != nil {
 			return PodReport{}, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -203,11 +202,7 @@ func linesFrom(r io.Reader, ips map[string]bool) ([]byte, error) {
 		if end := bytes.IndexAny(addr, " \t"); end >= 0 {
 			addr = addr[:end]
 		}
-		host, _, err := net.SplitHostPort(string(addr))
-		if err != nil {
-			host = string(addr)
-		}
-		if ips[host] {
+		if ips[hostOf(string(addr))] {
 			out = append(append(out, line...), '\n')
 		}
 	}
@@ -241,12 +236,5 @@ func (f *Fetcher) ztunnelOf(ctx context.Context, node string) (*corev1.Pod, erro
 
 // openZtunnelLog streams the ztunnel container's log, where ztunnel writes a line per connection.
 func (f *Fetcher) openZtunnelLog(ctx context.Context, zt *corev1.Pod) (io.ReadCloser, error) {
-	rc, err := f.streamLog(ctx, zt, ztunnelContainer)
-	if err != nil {
-		if apierrors.IsForbidden(err) {
-			return nil, fmt.Errorf("reading the log of its ztunnel %s/%s is forbidden: ask for RBAC verb \"get\" on \"pods/log\" in namespace %s", zt.Namespace, zt.Name, zt.Namespace)
-		}
-		return nil, fmt.Errorf("failed to read the log of its ztunnel %s/%s: %w", zt.Namespace, zt.Name, err)
-	}
-	return rc, nil
+	return f.openContainerLog(ctx, zt, ztunnelContainer, "the log of its ztunnel "+zt.Namespace+"/"+zt.Name)
 }

@@ -82,7 +82,7 @@ func (in Inputs) workload(ns, name string, pods []inspect.PodReport) WorkloadPol
 	slices.Sort(w.Pods)
 	w.Proxy = proxyMode(w.Proxies)
 	w.Notes = in.notes(w, mc, sc)
-	if d := pods[0].Facts.Dataplane; d == inspect.DataplaneAmbient || d == inspect.DataplaneAmbientWaypoint {
+	if inspect.IsAmbientDataplane(pods[0].Facts.Dataplane) {
 		// ztunnel does not read the outbound traffic policy (istio#54281, ztunnel#369).
 		w.Ambient = true
 		w.Notes = append(w.Notes, "in ambient mode: ztunnel enforces no outbound traffic policy, so neither the mesh's "+
