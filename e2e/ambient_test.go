@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +169,22 @@ func TestAmbientTLSOrigination(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// ztunnel enforces no outbound traffic policy: policy marks demo-ambient's workload as ambient
+// and lists the scenario's unregistered host (203.0.113.60:80, called by IP); lockdown refuses it
+// with the way out and writes nothing.
+func TestPolicyAndLockdownAmbient(t *testing.T) {
+	w := workloadPolicy(t, policyJSON(t, "-n", "demo-ambient"), "demo-ambient", "deploy/cart")
+	if !w.Ambient || !slices.Contains(wouldBreak(w), "203.0.113.60:80") {
+		t.Errorf("demo-ambient/deploy/cart: ambient %v, would break %v", w.Ambient, wouldBreak(w))
+	}
+	_, stderr, code := egress(t, "lockdown", "-n", "demo-ambient", "--yes")
+	if code != 1 || !strings.Contains(stderr, "refusing to lock down deploy/cart in namespace demo-ambient: it is in ambient mode") ||
+		!strings.Contains(stderr, "kubectl egress register HOST -n demo-ambient") {
+		t.Errorf("lockdown of an ambient namespace: exit %d\n%s", code, stderr)
+	}
+	if out := managedIn(t, "demo-ambient"); strings.TrimSpace(out) != "" {
+		t.Errorf("lockdown wrote objects although it refused:\n%s", out)
+	}
 }
