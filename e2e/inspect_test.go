@@ -68,9 +68,17 @@ func destinationKey(d inspect.Destination) string {
 	return fmt.Sprintf("%s:%d", d.Host, d.Port)
 }
 
-// `kubectl egress inspect -A` reports each scenario's hosts with the expected disposition.
+// `kubectl egress inspect -A` reports each scenario's hosts with the expected disposition, read
+// whole (auto: every proxy of the local mesh has fewer than 1000 clusters) and read as far as the
+// traffic used the configuration (--config-scope traffic): the clusters the metrics name and
+// virtualOutbound, without the routes, SNI chains and /clusters.
 func TestInspectAllNamespaces(t *testing.T) {
-	r := inspectJSON(t, "-A")
+	for _, scope := range []inspect.ConfigScope{inspect.ConfigAuto, inspect.ConfigTraffic} {
+		t.Run(string(scope), func(t *testing.T) { checkScenarios(t, inspectJSON(t, "-A", "--config-scope", string(scope)), scope) })
+	}
+}
+
+func checkScenarios(t *testing.T, r inspect.Report, scope inspect.ConfigScope) {
 	// By namespace and app: one namespace may hold two scenarios' workloads (demo-locked).
 	byApp := map[string]map[string]string{}
 	for _, d := range r.Destinations {
@@ -102,6 +110,13 @@ func TestInspectAllNamespaces(t *testing.T) {
 	for _, p := range r.Pods {
 		if p.Workload != "deploy/ledger" { // demo-locked's workload with its own ALLOW_ANY Sidecar
 			modes[p.Namespace] = p.OutboundMode
+		}
+		sidecar := p.Ztunnel == "" // an ambient pod's ztunnel has no such configuration
+		if traffic := p.ConfigRead == inspect.ConfigTraffic; sidecar && traffic != (scope == inspect.ConfigTraffic) {
+			t.Errorf("pod %s: configRead %q under --config-scope %s", p.Key(), p.ConfigRead, scope)
+		}
+		if p.ConfigRead == inspect.ConfigTraffic && p.ActiveClusters == 0 {
+			t.Errorf("pod %s: activeClusters %d: its stats did not count its clusters", p.Key(), p.ActiveClusters)
 		}
 	}
 	if modes["demo-locked"] != inspect.ModeRegistryOnly || modes["demo-passthrough"] != inspect.ModeAllowAny {

@@ -85,11 +85,12 @@ func (v *Verifier) Verify(ctx context.Context, c VerifyConfig) (inspect.Verifica
 }
 
 func (v *Verifier) verifyOnce(ctx context.Context, c VerifyConfig, applier *remedy.Applier) (inspect.Verification, error) {
-	targets, err := v.reader.Targets(ctx, c.Scope)
+	reader := v.reader.WithHosts(c.Host, remedy.ServiceEntryHost(c.Host))
+	targets, err := reader.Targets(ctx, c.Scope)
 	if err != nil {
 		return inspect.Verification{}, err
 	}
-	reading := v.reader.ReadTargets(ctx, targets)
+	reading := reader.ReadTargets(ctx, targets)
 	var proxies []inspect.ProxyState
 	for _, r := range reading.Pods {
 		proxies = append(proxies, inspect.ProxyState{Report: r, Metrics: r.Metrics})

@@ -115,6 +115,12 @@ func Classify(s Snapshot, now time.Time) PodReport {
 	c.addUnnamed(rep.Facts.ClusterStats)
 
 	rep.Facts.OutboundMode, rep.Facts.OutboundModeSource = cfg.mode, cfg.modeSource
+	if cfg.trafficOnly {
+		rep.Facts.ConfigRead = ConfigTraffic
+		if s.stats != nil {
+			rep.Facts.ActiveClusters = s.stats.ActiveClusters
+		}
+	}
 	if !cfg.haveListeners {
 		rep.Facts.OutboundModeSource = "listeners not read"
 	} else if cfg.modeSource == "" {
@@ -263,9 +269,14 @@ func (c *classifier) isExternalHost(h string) bool {
 }
 
 // isGatewayCluster reports whether a mesh-internal cluster is an egress gateway: the config routes
-// an external host to it, or, without config, its service is named like one.
+// an external host to it, or, without config, its service is named like one. When the routes were
+// not read (a traffic read), the traffic itself is the route: an external host the sidecar sent
+// to a mesh-internal cluster is what addConfig calls a route to an egress gateway.
 func (c *classifier) isGatewayCluster(cluster, host string) bool {
-	if c.gatewayClusters[cluster] {
+	switch {
+	case c.gatewayClusters[cluster]:
+		return true
+	case c.cfg.trafficOnly:
 		return true
 	}
 	return len(c.cfg.clusters) == 0 && strings.Contains(host, "egressgateway")

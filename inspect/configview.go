@@ -38,6 +38,9 @@ type configView struct {
 	dynamicDNS        bool
 	haveListeners     bool
 	accessLogInConfig bool
+	// trafficOnly: only the clusters the traffic used and virtualOutbound were read (ConfigTraffic),
+	// not the routes and SNI chains.
+	trafficOnly bool
 	// logFormats are the formats of the file access loggers writing to the container log, in
 	// the order first met.
 	logFormats []*LogFormat

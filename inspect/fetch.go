@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,53 +20,54 @@ import (
 // DefaultAdminPort is Envoy's admin port in an Istio sidecar (proxyAdminPort).
 const DefaultAdminPort = 15000
 
-// adminReads are the admin outputs a report needs, each filtered by Envoy itself.
-var adminReads = []struct {
-	path string
-	into func(*Sources, []byte)
-}{
-	{ClustersConfigPath, func(s *Sources, b []byte) { s.ConfigDump = b }},
-	{StaticClustersConfigPath, addConfigPart(StaticClustersConfigPath)},
-	{ListenersConfigPath, addConfigPart(ListenersConfigPath)},
-	{RoutesConfigPath, addConfigPart(RoutesConfigPath)},
-	{ClusterStatusPath, func(s *Sources, b []byte) { s.Clusters = b }},
-	{StatsPath, func(s *Sources, b []byte) { s.Stats = b }},
-	{ServerInfoPath, func(s *Sources, b []byte) { s.ServerInfo = b }},
+// ReadAdmin fills src from an admin API: firstReads, then what planReads makes of them under c.
+// A failed read is recorded in src.Errors, named after what it was for, and the other reads go
+// on: a partial report beats none. The reads of a wave run at once (a port-forward carries each
+// on its own stream), and are recorded in their order; after a refusal or a read that got no
+// answer in time, the rest are not recorded, nor read: they failed the same way. c.Scope
+// ConfigAll reads everything in one wave.
+func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources, c ConfigRead) {
+	if c.Scope == ConfigAll {
+		readWave(ctx, admin, src, append(slices.Clone(firstReads), wholeReads...))
+		return
+	}
+	if !readWave(ctx, admin, src, firstReads) {
+		return
+	}
+	reads, traffic := planReads(src, c)
+	if traffic {
+		src.ConfigScope = ConfigTraffic
+	}
+	readWave(ctx, admin, src, reads)
 }
 
-func addConfigPart(path string) func(*Sources, []byte) {
-	return func(s *Sources, b []byte) { s.MoreConfig = append(s.MoreConfig, Part{Name: "/" + path, Data: b}) }
-}
-
-// ReadAdmin fills src from an admin API. A failed read is recorded in src.Errors, named after
-// what it was for, and the other reads go on: a partial report beats none. The reads run at
-// once (a port-forward carries each on its own stream), and are recorded in their order; after
-// a refusal or a read that got no answer in time, the rest are not recorded: they failed the
-// same way.
-func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources) {
+// readWave reads at once and records in order; false when it stopped at a refusal or a read that
+// got no answer.
+func readWave(ctx context.Context, admin AdminClient, src *Sources, reads []adminRead) bool {
 	type result struct {
 		b   []byte
 		err error
 	}
-	results := make([]result, len(adminReads))
+	results := make([]result, len(reads))
 	var wg sync.WaitGroup
-	for i, r := range adminReads {
+	for i, r := range reads {
 		wg.Go(func() {
 			b, err := admin.Get(ctx, "/"+r.path)
 			results[i] = result{b, err}
 		})
 	}
 	wg.Wait()
-	for i, r := range adminReads {
+	for i, r := range reads {
 		if err := results[i].err; err != nil {
 			src.Errors = append(src.Errors, err)
 			if isRefused(err) || errors.Is(err, errNoAnswer) || errors.Is(err, errIncomplete) {
-				return // the rest failed the same way
+				return false // the rest failed the same way
 			}
 			continue
 		}
 		r.into(src, results[i].b)
 	}
+	return true
 }
 
 // isRefused tells that nothing serves the admin port: the connection was refused or reset, or,
@@ -95,6 +97,8 @@ type Fetcher struct {
 	// forward: 0 opens one per read, so a single pod's reads run at once; a fleet, whose read
 	// is CPU-bound, is cheaper over one.
 	AdminConns int
+	// Config is how much of each proxy's configuration is read.
+	Config ConfigRead
 	// ztunnels shares each node's ztunnel read among the ambient pods of one InspectPods call.
 	ztunnels *ztunnelShare
 }
@@ -127,10 +131,11 @@ func (f *Fetcher) Fetch(ctx context.Context, pod *corev1.Pod) (src Sources, fini
 		return src, finish
 	}
 	var raw Sources
-	ReadAdmin(ctx, admin, &raw)
+	ReadAdmin(ctx, admin, &raw, f.Config)
 	done()
 	src.ConfigDump, src.MoreConfig = raw.ConfigDump, raw.MoreConfig
 	src.Clusters, src.Stats, src.ServerInfo = raw.Clusters, raw.Stats, raw.ServerInfo
+	src.ConfigScope = raw.ConfigScope
 	for _, e := range sameReason(raw.Errors) {
 		src.Errors = append(src.Errors, adminError(pod, f.AdminPort, e))
 	}

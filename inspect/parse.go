@@ -153,6 +153,7 @@ func Parse(src Sources) (Snapshot, error) {
 		}
 	}
 	s.config = newConfigView(pc)
+	s.config.trafficOnly = src.ConfigScope == ConfigTraffic
 	s.node = nodeVersions{istio: nodeIstioVersion(pc.Node), envoy: nodeEnvoyVersion(pc.Node), proxyType: nodeProxyType(pc.Node)}
 
 	if len(src.ServerInfo) > 0 {

@@ -20,11 +20,16 @@ const (
 	// prometheus_stats…) by name and type: istioctl proxy-config cluster lists them too.
 	StaticClustersConfigPath = "config_dump?resource=static_clusters&mask=cluster.name,cluster.type"
 
-	// ListenersConfigPath lists the outbound listeners that decide what leaves the pod:
-	// virtualOutbound (its catch-all chain is the effective outbound mode), the 0.0.0.0_PORT
-	// listeners (SNI chains to egress gateways, access_log settings) and the IP_PORT ones (a
-	// ServiceEntry's addresses: the only place the proxy ties an IP-only host to its cluster).
-	ListenersConfigPath = "config_dump?resource=dynamic_listeners&name_regex=%5E%28virtualOutbound%7C%5B0-9a-fA-F.%3A%5C%5B%5C%5D%5D%2B_%5B0-9%5D%2B%29%24"
+	// VirtualOutboundConfigPath is the virtualOutbound listener alone: its catch-all chain is the
+	// effective outbound mode, and its access_log the proxy's access logging and format. It is
+	// read first, with the stats, since it decides what else to read (readplan.go).
+	VirtualOutboundConfigPath = "config_dump?resource=dynamic_listeners&name_regex=%5EvirtualOutbound%24"
+
+	// OutboundListenersConfigPath lists the other outbound listeners that decide what leaves the
+	// pod: the 0.0.0.0_PORT listeners (SNI chains to egress gateways, access_log settings) and the
+	// IP_PORT ones (a ServiceEntry's addresses: the only place the proxy ties an IP-only host to its
+	// cluster), not virtualInbound.
+	OutboundListenersConfigPath = "config_dump?resource=dynamic_listeners&name_regex=%5E%5B0-9a-fA-F.%3A%5C%5B%5C%5D%5D%2B_%5B0-9%5D%2B%24"
 
 	// RoutesConfigPath lists the route configurations (virtual hosts name external HTTP
 	// hosts and the egress gateway they are sent to; allow_any / block_all).
@@ -37,19 +42,21 @@ const (
 	// original destinations (IP:port) recently used.
 	ClusterStatusPath = "clusters?format=json"
 
-	// StatsPath is the Prometheus exposition of only the stats that reveal egress.
-	StatsPath = "stats/prometheus?filter=istio_requests_total%7Cistio_tcp_%28connections_opened%7Cconnections_closed%7Csent_bytes%7Creceived_bytes%29_total%7C%5Ecluster%5C.%28PassthroughCluster%7CBlackHoleCluster%7Coutbound%5C%7C%5B%5E%3B%5D%2A%29%3B%3F%5C.upstream_%28cx_total%7Crq_total%7Ccx_tx_bytes_total%7Ccx_rx_bytes_total%29%24"
+	// StatsPath is the Prometheus exposition of only the stats that reveal egress, and the count
+	// of the proxy's clusters.
+	StatsPath = "stats/prometheus?filter=istio_requests_total%7Cistio_tcp_%28connections_opened%7Cconnections_closed%7Csent_bytes%7Creceived_bytes%29_total%7C%5Ecluster%5C.%28PassthroughCluster%7CBlackHoleCluster%7Coutbound%5C%7C%5B%5E%3B%5D%2A%29%3B%3F%5C.upstream_%28cx_total%7Crq_total%7Ccx_tx_bytes_total%7Ccx_rx_bytes_total%29%24%7C%5Ecluster_manager%5C.active_clusters%24"
 
 	// ServerInfoPath gives the Envoy version and the node metadata (ISTIO_VERSION).
 	ServerInfoPath = "server_info"
 )
 
-// ListenersRegex selects virtualOutbound and the outbound listeners named ADDRESS_PORT (Istio
-// names them 0.0.0.0_443, 198.51.100.7_8443, [2001:db8::7]_8443), not virtualInbound.
-const ListenersRegex = `^(virtualOutbound|[0-9a-fA-F.:\[\]]+_[0-9]+)$`
+// OutboundListenersRegex selects the outbound listeners named ADDRESS_PORT (Istio names them
+// 0.0.0.0_443, 198.51.100.7_8443, [2001:db8::7]_8443), not virtualOutbound or virtualInbound.
+const OutboundListenersRegex = `^[0-9a-fA-F.:\[\]]+_[0-9]+$`
 
 // StatsRegex is matched (RE2, partial match) by Envoy against its own stat names, not the
 // Prometheus names: Istio's standard metrics are `istiocustom.istio_requests_total.…` and
 // per-cluster stats are `cluster.NAME.upstream_…` or, since Istio 1.23, `cluster.NAME;.upstream_…`.
 const StatsRegex = `istio_requests_total|istio_tcp_(connections_opened|connections_closed|sent_bytes|received_bytes)_total|` +
-	`^cluster\.(PassthroughCluster|BlackHoleCluster|outbound\|[^;]*);?\.upstream_(cx_total|rq_total|cx_tx_bytes_total|cx_rx_bytes_total)$`
+	`^cluster\.(PassthroughCluster|BlackHoleCluster|outbound\|[^;]*);?\.upstream_(cx_total|rq_total|cx_tx_bytes_total|cx_rx_bytes_total)$|` +
+	`^cluster_manager\.active_clusters$`

@@ -8,7 +8,7 @@ import (
 )
 
 func TestPathsCarryTheirRegexes(t *testing.T) {
-	for path, re := range map[string]string{ListenersConfigPath: ListenersRegex, StatsPath: StatsRegex} {
+	for path, re := range map[string]string{OutboundListenersConfigPath: OutboundListenersRegex, VirtualOutboundConfigPath: "^virtualOutbound$", StatsPath: StatsRegex} {
 		u, err := url.Parse("http://127.0.0.1:15000/" + path)
 		if err != nil {
 			t.Fatal(err)
@@ -36,13 +36,15 @@ func TestStatsRegexMatchesEnvoyStatNames(t *testing.T) {
 		{"cluster.PassthroughCluster.upstream_cx_active", false},
 		{"istiocustom.istio_request_duration_milliseconds.reporter.source", false},
 		{"server.uptime", false},
+		{"cluster_manager.active_clusters", true},
+		{"cluster_manager.warming_clusters", false},
 	}
 	for _, tt := range tests {
 		if got := re.MatchString(tt.name); got != tt.want {
 			t.Errorf("%s: match = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	for _, p := range []string{ClustersConfigPath, ListenersConfigPath, RoutesConfigPath, ClusterStatusPath, StatsPath, ServerInfoPath} {
+	for _, p := range []string{ClustersConfigPath, VirtualOutboundConfigPath, OutboundListenersConfigPath, RoutesConfigPath, ClusterStatusPath, StatsPath, ServerInfoPath} {
 		if strings.HasPrefix(p, "/") || strings.ContainsAny(p, " |") {
 			t.Errorf("%q: paths are relative and URL-encoded", p)
 		}
@@ -50,9 +52,9 @@ func TestStatsRegexMatchesEnvoyStatNames(t *testing.T) {
 }
 
 func TestListenersRegexSelectsOutboundListeners(t *testing.T) {
-	re := regexp.MustCompile(ListenersRegex)
+	re := regexp.MustCompile(OutboundListenersRegex)
 	for name, want := range map[string]bool{
-		"virtualOutbound":    true,
+		"virtualOutbound":    false,
 		"0.0.0.0_443":        true,
 		"198.51.100.7_8443":  true,
 		"10.96.0.1_443":      true,

@@ -79,6 +79,8 @@ type promFamily struct {
 	grouped string
 	istio   bool
 	counter func(*Counts, int64)
+	// activeClusters marks Envoy's count of its clusters.
+	activeClusters bool
 }
 
 // span is a name's or value's place in promParser.buf, which holds the line and then the names
@@ -232,6 +234,8 @@ func (p *promParser) sample(s []byte, i int) bool {
 		c := p.st.Clusters[cn]
 		f.counter(&c, int64(value))
 		p.st.Clusters[cn] = c
+	case f.activeClusters:
+		p.st.ActiveClusters = int(value)
 	}
 	return true
 }
@@ -376,6 +380,7 @@ func (p *promParser) ensureFamily(f *promFamily, name []byte) *promFamily {
 	}
 	f = &promFamily{name: string(name)}
 	f.istio = istioMetrics[f.name]
+	f.activeClusters = f.name == metricActiveClusters
 	if stat, ok := strings.CutPrefix(f.name, "envoy_cluster_"); ok {
 		f.counter = clusterCounters[stat]
 	}

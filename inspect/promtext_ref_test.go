@@ -39,6 +39,12 @@ func expfmtStats(b []byte) (Stats, error) {
 	st := Stats{Clusters: map[string]Counts{}}
 	for name, fam := range fams {
 		st.Samples += len(fam.GetMetric())
+		if name == metricActiveClusters {
+			for _, m := range fam.GetMetric() {
+				st.ActiveClusters = int(sampleValue(m))
+			}
+			continue
+		}
 		setCounter, isCluster := clusterCounters[strings.TrimPrefix(name, "envoy_cluster_")]
 		isCluster = isCluster && strings.HasPrefix(name, "envoy_cluster_")
 		if !istioMetrics[name] && !isCluster {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,8 @@ type ReadConfig struct {
 	LogFormat string
 	// ViaPodsProxy reads admin APIs through the API server's pods/proxy, not port-forwards.
 	ViaPodsProxy bool
+	// Config is how much of each proxy's configuration is read (--config-scope).
+	Config ConfigRead
 }
 
 // DefaultReadConfig is what the commands start from before their flags.
@@ -46,6 +49,7 @@ func DefaultReadConfig() ReadConfig {
 		Caps:        DefaultCaps,
 		Since:       time.Hour,
 		MaxLogBytes: 256 << 20,
+		Config:      ConfigRead{Scope: ConfigAuto},
 	}
 }
 
@@ -60,6 +64,9 @@ func (c ReadConfig) Validate() error {
 		return fmt.Errorf("--admin-port must be a port number, not %d", c.AdminPort)
 	case c.MaxLogBytes < 0:
 		return fmt.Errorf("--max-log-bytes must not be negative, not %d", c.MaxLogBytes)
+	}
+	if err := c.Config.Validate(); err != nil {
+		return err
 	}
 	if c.LogFormat != "" {
 		if _, err := ParseLogFormat("--log-format", c.LogFormat); err != nil {
@@ -131,6 +138,14 @@ func NewReader(getter genericclioptions.RESTClientGetter, c ReadConfig) (*Reader
 		r.podProxy = &PodProxy{Host: config.Host, Client: hc}
 	}
 	return r, nil
+}
+
+// WithHosts is the reader, also reading the clusters of hosts when it reads only the configuration
+// the traffic used: a host just fixed has its cluster before it has traffic.
+func (r *Reader) WithHosts(hosts ...string) *Reader {
+	c := *r
+	c.config.Config.Hosts = append(slices.Clone(r.config.Config.Hosts), hosts...)
+	return &c
 }
 
 // Client is the reader's Kubernetes client, for callers that look at the same pods otherwise.
@@ -228,7 +243,7 @@ func (r *Reader) fetcher() *Fetcher {
 		Forwarder: r.forwarder(),
 		Client:    r.client, AdminPort: r.config.AdminPort, Caps: r.config.Caps,
 		Since: r.config.Since, MaxLogBytes: r.config.MaxLogBytes, LogFormat: r.config.LogFormat,
-		PodProxy: r.podProxy,
+		PodProxy: r.podProxy, Config: r.config.Config,
 	}
 }
 
@@ -332,7 +347,7 @@ func ReadAdminURL(ctx context.Context, rawURL string, c ReadConfig, now time.Tim
 	src := Sources{Pod: Pod{Name: name}, LogFormat: c.LogFormat}
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	ReadAdmin(ctx, &HTTPAdmin{Base: rawURL, Caps: c.Caps, Client: client}, &src)
+	ReadAdmin(ctx, &HTTPAdmin{Base: rawURL, Caps: c.Caps, Client: client}, &src, c.Config)
 	if len(src.Errors) > 0 && src.ConfigDump == nil && src.MoreConfig == nil && src.Clusters == nil && src.Stats == nil {
 		if isRefused(src.Errors[0]) {
 			return Reading{}, fmt.Errorf("cannot read the Envoy admin API at %s: nothing answers there; check the URL, and that its port-forward runs", name)

@@ -325,6 +325,13 @@ type PodFacts struct {
 	CaptureExclusions []Bypass `json:"captureExclusions,omitempty"`
 	// ClusterStats are Envoy's PassthroughCluster/BlackHoleCluster counters when the proxy exposes them.
 	ClusterStats map[string]Counts `json:"clusterStats,omitempty"`
+	// ConfigRead is "traffic" when only the configuration the pod's traffic used was read (--config-scope
+	// traffic, or auto on a proxy of more than 1000 clusters): Destinations then leave out the
+	// registered hosts it did not call, and Clusters the clusters it did not use. Empty: read whole.
+	ConfigRead ConfigScope `json:"configRead,omitempty"`
+	// ActiveClusters is how many clusters the proxy holds (its cluster_manager.active_clusters), set
+	// with ConfigRead.
+	ActiveClusters int `json:"activeClusters,omitempty"`
 	// BytesRead is what was read from the pod: admin responses and access log.
 	BytesRead int64 `json:"bytesRead,omitempty"`
 	// WaypointsUnread are the waypoints an ambient pod's hosts went through whose configuration

@@ -47,6 +47,9 @@ type Sources struct {
 	LogFormat string
 	// Origins name where each output came from (a file, an admin path), for messages.
 	Origins Origins
+	// ConfigScope is ConfigTraffic when only the configuration the proxy's traffic used was read
+	// (planReads), and "" when it was read whole.
+	ConfigScope ConfigScope
 	// Errors are fetch errors for this pod, carried into the report.
 	Errors []error
 	// ztunnelBytes is what this pod's fetch read from its node's ztunnel (zero when another

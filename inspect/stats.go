@@ -20,7 +20,16 @@ type Stats struct {
 	Samples int
 	// SkippedLines counts exposition lines that did not parse.
 	SkippedLines int
+	// ActiveClusters is Envoy's cluster_manager.active_clusters gauge: how many clusters the
+	// proxy holds, which sizes its configuration before any of it is read; 0 when not read.
+	ActiveClusters int
 }
+
+// Envoy's count of the clusters it holds, in both namings.
+const (
+	statActiveClusters   = "cluster_manager.active_clusters"
+	metricActiveClusters = "envoy_cluster_manager_active_clusters"
+)
 
 // MetricSample is one Prometheus sample.
 type MetricSample struct {
@@ -81,6 +90,12 @@ func (st *Stats) parseRaw(b []byte) {
 			continue
 		}
 		st.Samples++
+		if name == statActiveClusters {
+			if v, err := strconv.Atoi(strings.TrimSpace(value)); err == nil {
+				st.ActiveClusters = v
+			}
+			continue
+		}
 		if !strings.HasPrefix(name, "cluster.") {
 			continue
 		}

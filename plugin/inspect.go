@@ -173,6 +173,7 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	o.notePrometheus(reading.Report)
 	printSkipped(o.ErrOut, reading.Skipped)
 	o.warnAccessLogOff(reading.Report)
+	o.noteTrafficRead(reading.Report)
 	printPodErrors(o.ErrOut, reading.Report)
 	if ctx.Err() != nil {
 		read := len(reading.Pods)
@@ -199,6 +200,30 @@ func (o *InspectOptions) warnAccessLogOff(r inspect.Report) {
 		warning.Printf(o.ErrOut, "access logging is off for pod %s (%s): passthrough TLS hosts stay unnamed; to turn it on, apply:\n%s",
 			p.Key(), p.AccessLoggingReason, strings.TrimSuffix(p.EnableAccessLogging, "\n"))
 	}
+}
+
+// noteTrafficRead says, once, that the configuration of big proxies was read only as far as their
+// traffic used it, so the registered hosts they did not call are not in the report.
+func (o *InspectOptions) noteTrafficRead(r inspect.Report) {
+	if o.Output == "json" || o.Output == "yaml" {
+		return // the report carries configRead itself
+	}
+	var pods []string
+	most := 0
+	for _, p := range r.Pods {
+		if p.ConfigRead == inspect.ConfigTraffic {
+			pods = append(pods, p.Key())
+			most = max(most, p.ActiveClusters)
+		}
+	}
+	if len(pods) == 0 {
+		return
+	}
+	which := fmt.Sprintf("pod %s holds %d clusters", pods[0], most)
+	if len(pods) > 1 {
+		which = fmt.Sprintf("%d pods (%s, …) hold up to %d clusters", len(pods), pods[0], most)
+	}
+	fmt.Fprintf(o.ErrOut, "note: %s: only the configuration the traffic used was read, so registered hosts not called are not listed; --config-scope all reads all of it\n", which)
 }
 
 func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {

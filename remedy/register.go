@@ -32,7 +32,7 @@ func PlanRegister(t Target, o RegisterOptions, ex Existing) (*Plan, error) {
 	p := newPlan(t, inspect.FixRegister)
 	p.Warnings = append(p.Warnings, ex.Warnings...)
 	spec := &networking.ServiceEntry{
-		Hosts:     []string{seHost(t.Host)},
+		Hosts:     []string{ServiceEntryHost(t.Host)},
 		Ports:     servicePorts(ports),
 		ExportTo:  t.exportTo(),
 		Addresses: slices.Clone(o.Addresses),
@@ -45,7 +45,7 @@ func PlanRegister(t Target, o RegisterOptions, ex Existing) (*Plan, error) {
 			spec.Addresses = append([]string{t.Host}, spec.Addresses...)
 		}
 		spec.Resolution = networking.ServiceEntry_NONE
-		p.notef("%s has no DNS name: the ServiceEntry calls it %s and matches its traffic by address", t.Host, seHost(t.Host))
+		p.notef("%s has no DNS name: the ServiceEntry calls it %s and matches its traffic by address", t.Host, ServiceEntryHost(t.Host))
 	case isWildcard(t.Host):
 		spec.Resolution = wildcardResolution(p, t.Istio, ports)
 	default:
@@ -66,7 +66,7 @@ func PlanRegister(t Target, o RegisterOptions, ex Existing) (*Plan, error) {
 	if !t.Traffic.Empty() {
 		anyHTTP := slices.ContainsFunc(ports, func(p Port) bool { return isHTTPProtocol(p.Protocol) })
 		anyTCP := slices.ContainsFunc(ports, func(p Port) bool { return !isHTTPProtocol(p.Protocol) })
-		dr := &networking.DestinationRule{Host: seHost(t.Host), ExportTo: t.exportTo(), TrafficPolicy: &networking.TrafficPolicy{}}
+		dr := &networking.DestinationRule{Host: ServiceEntryHost(t.Host), ExportTo: t.exportTo(), TrafficPolicy: &networking.TrafficPolicy{}}
 		t.Traffic.apply(dr.TrafficPolicy, anyHTTP, anyTCP)
 		p.Objects = append(p.Objects, p.destinationRule(ObjectName(t.Host, ""), dr))
 		p.guardTrafficPolicy(t.Traffic, spec.Resolution == networking.ServiceEntry_DNS, anyHTTP)
@@ -129,9 +129,9 @@ func wildcardResolution(p *Plan, v IstioVersion, ports []Port) networking.Servic
 	return networking.ServiceEntry_NONE
 }
 
-// seHost is the ServiceEntry host for the target host: an IP, which Istio refuses as a host,
+// ServiceEntryHost is the ServiceEntry host for the target host: an IP, which Istio refuses as a host,
 // becomes a name under inspect.IPHostSuffix, by which inspect finds it again.
-func seHost(host string) string {
+func ServiceEntryHost(host string) string {
 	if isIP(host) {
 		return hostLabel(host) + inspect.IPHostSuffix
 	}

@@ -78,7 +78,7 @@ func phases(ns, name string) {
 	c := &http.Client{Transport: &http.Transport{}}
 	for _, p := range []struct{ name, path string }{
 		{"clusters (masked)", inspect.ClustersConfigPath}, {"static clusters", inspect.StaticClustersConfigPath},
-		{"listeners (name_regex)", inspect.ListenersConfigPath}, {"routes", inspect.RoutesConfigPath},
+		{"virtualOutbound", inspect.VirtualOutboundConfigPath}, {"listeners (name_regex)", inspect.OutboundListenersConfigPath}, {"routes", inspect.RoutesConfigPath},
 		{"/clusters", inspect.ClusterStatusPath}, {"stats (filter)", inspect.StatsPath}, {"server_info", inspect.ServerInfoPath},
 	} {
 		resp, err := c.Get("http://" + t.Addr + "/" + p.path)
