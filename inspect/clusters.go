@@ -33,9 +33,14 @@ func ParseClusterStatus(b []byte) ([]HostStatus, error) {
 		return parseClusterText(b)
 	}
 	var cs adminv3.Clusters
-	if err := jsonOptions.Unmarshal(b, &cs); err != nil {
+	if err := unmarshalAdminJSON(b, &cs); err != nil {
 		return nil, fmt.Errorf("failed to decode /clusters?format=json (truncated, or plain text without format=json?): %w", err)
 	}
+	return hostStatusesOf(&cs), nil
+}
+
+// hostStatusesOf lists the hosts of decoded /clusters.
+func hostStatusesOf(cs *adminv3.Clusters) []HostStatus {
 	var out []HostStatus
 	for _, c := range cs.GetClusterStatuses() {
 		for _, h := range c.GetHostStatuses() {
@@ -48,7 +53,7 @@ func ParseClusterStatus(b []byte) ([]HostStatus, error) {
 			out = append(out, hs)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // parseClusterText reads plain /clusters (what istioctl bug-report saves):

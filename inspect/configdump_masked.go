@@ -84,17 +84,32 @@ var readFields = map[protoreflect.FullName][]string{
 	"envoy.admin.v3.EndpointsConfigDump":                       {"static_endpoint_configs.endpoint_config", "dynamic_endpoint_configs.endpoint_config"},
 	"envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig": {"endpoint_config"},
 	"envoy.admin.v3.EndpointsConfigDump.StaticEndpointConfig":  {"endpoint_config"},
+
+	// The other admin outputs in JSON (unmarshalAdminJSON): /clusters?format=json and /server_info.
+	"envoy.admin.v3.Clusters": append([]string{
+		"cluster_statuses.name", "cluster_statuses.host_statuses.stats.name", "cluster_statuses.host_statuses.stats.value",
+	}, under("cluster_statuses.host_statuses", append(under("address", addressFields),
+		"health_status.failed_active_health_check", "health_status.failed_outlier_check",
+		"health_status.failed_active_degraded_check", "health_status.pending_active_hc",
+		"health_status.pending_dynamic_removal", "health_status.eds_health_status"))...),
+	"envoy.admin.v3.ServerInfo": {
+		"version", "state", "node.id", "node.metadata",
+		"node.user_agent_build_version.version.major_number",
+		"node.user_agent_build_version.version.minor_number",
+		"node.user_agent_build_version.version.patch",
+	},
 }
 
-var loadAssignmentFields = []string{
+// addressFields are what addressString reads of an Address.
+var addressFields = []string{
+	"socket_address.address", "socket_address.port_value", "socket_address.named_port",
+	"pipe.path", "envoy_internal_address.server_listener_name",
+}
+
+var loadAssignmentFields = append([]string{
 	"cluster_name",
 	"endpoints.lb_endpoints.health_status", "endpoints.lb_endpoints.metadata.filter_metadata",
-	"endpoints.lb_endpoints.endpoint.address.socket_address.address",
-	"endpoints.lb_endpoints.endpoint.address.socket_address.port_value",
-	"endpoints.lb_endpoints.endpoint.address.socket_address.named_port",
-	"endpoints.lb_endpoints.endpoint.address.pipe.path",
-	"endpoints.lb_endpoints.endpoint.address.envoy_internal_address.server_listener_name",
-}
+}, under("endpoints.lb_endpoints.endpoint.address", addressFields)...)
 
 var filterChainFields = []string{
 	"filter_chain_match.destination_port", "filter_chain_match.server_names",
@@ -612,6 +627,35 @@ func (d *maskedDecoder) scalar(num protowire.Number, fd protoreflect.FieldDescri
 	}
 	d.out = protowire.AppendTag(d.out, num, protowire.VarintType)
 	d.out = protowire.AppendVarint(d.out, v)
+}
+
+// unmarshalAdminJSON decodes an admin output in JSON into m, as jsonOptions.Unmarshal would for
+// the fields readFields lists of m's type: by the masked decoder, or by protojson when the masked
+// decoder cannot decide (protojson's error is the one to tell).
+func unmarshalAdminJSON(b []byte, m proto.Message) error {
+	if err := unmarshalMasked(b, m); err == nil {
+		return nil
+	}
+	proto.Reset(m)
+	return jsonOptions.Unmarshal(b, m)
+}
+
+// unmarshalMasked decodes b into m by readFields; errNotFast when it cannot decide.
+func unmarshalMasked(b []byte, m proto.Message) error {
+	p := anyPlans[m.ProtoReflect().Descriptor().FullName()]
+	if p == nil {
+		return errNotFast
+	}
+	d := &maskedDecoder{jsonScanner: jsonScanner{b: b}, out: make([]byte, 0, len(b)/4)}
+	d.message(p)
+	d.end()
+	if d.err != nil {
+		return d.err
+	}
+	if err := proto.Unmarshal(d.out, m); err != nil {
+		return errNotFast
+	}
+	return nil
 }
 
 // parseConfigDumpMasked decodes a JSON config dump by readFields; errNotFast when it cannot decide.

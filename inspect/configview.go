@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -44,6 +45,8 @@ type configView struct {
 	// logFormats are the formats of the file access loggers writing to the container log, in
 	// the order first met.
 	logFormats []*LogFormat
+	// formatsSeen are the access-log formats met on listeners, parsed or not.
+	formatsSeen map[string]bool
 	// sniRoutes and hostRoutes map an external host on a listener port to the cluster that serves it.
 	routes []hostRoute
 	// clusterAddrs are the IP:ports that listeners bind to each cluster: a ServiceEntry's
@@ -360,25 +363,45 @@ func (v *configView) addAccessLogs(listener string, als []*accesslogv3.AccessLog
 		if fl == nil || fl.GetPath() != "/dev/stdout" && fl.GetPath() != "/dev/stderr" {
 			continue
 		}
-		name := fmt.Sprintf("proxy's format #%d", len(v.logFormats)+1)
-		var lf *LogFormat
-		var err error
 		sf := fl.GetLogFormat()
 		//lint:ignore SA1019 proxies of Istio <= 1.8 (and v2 dumps) set the deprecated fields: their logs are in those formats
 		oldJSON, oldText, oldFormat := fl.GetJsonFormat(), sf.GetTextFormat(), fl.GetFormat()
+		jsonFormat, text, kind := sf.GetJsonFormat(), "", "TEXT"
 		switch {
-		case sf.GetJsonFormat() != nil:
-			lf, err = JSONLogFormat(name+" (JSON)", structOperators(sf.GetJsonFormat()))
+		case jsonFormat != nil:
 		case oldJSON != nil:
-			lf, err = JSONLogFormat(name+" (JSON)", structOperators(oldJSON))
+			jsonFormat = oldJSON
 		case sf.GetTextFormatSource().GetInlineString() != "":
-			lf, err = TextLogFormat(name+" (TEXT)", sf.GetTextFormatSource().GetInlineString())
+			text = sf.GetTextFormatSource().GetInlineString()
 		case oldText != "":
-			lf, err = TextLogFormat(name+" (TEXT)", oldText)
+			text = oldText
 		case oldFormat != "":
-			lf, err = TextLogFormat(name+" (TEXT)", oldFormat)
+			text = oldFormat
 		default:
-			lf, err = TextLogFormat(name+" (Envoy default TEXT)", formatEnvoy)
+			text, kind = formatEnvoy, "Envoy default TEXT"
+		}
+		// Every listener of a proxy carries the same format or two: each is parsed once.
+		var ops map[string]string
+		key := "text:" + text
+		if jsonFormat != nil {
+			ops = structOperators(jsonFormat)
+			b, _ := json.Marshal(ops) // sorted keys
+			key = "json:" + string(b)
+		}
+		if v.formatsSeen[key] {
+			continue
+		}
+		if v.formatsSeen == nil {
+			v.formatsSeen = map[string]bool{}
+		}
+		v.formatsSeen[key] = true
+		name := fmt.Sprintf("proxy's format #%d", len(v.logFormats)+1)
+		var lf *LogFormat
+		var err error
+		if jsonFormat != nil {
+			lf, err = JSONLogFormat(name+" (JSON)", ops)
+		} else {
+			lf, err = TextLogFormat(name+" ("+kind+")", text)
 		}
 		if err != nil || slices.ContainsFunc(v.logFormats, lf.same) {
 			continue

@@ -42,7 +42,7 @@ func ReadAdmin(ctx context.Context, admin AdminClient, src *Sources, c ConfigRea
 }
 
 // readWave reads at once and records in order; false when it stopped at a refusal or a read that
-// got no answer.
+// got no answer, or when every read failed: the next wave would fail the same way.
 func readWave(ctx context.Context, admin AdminClient, src *Sources, reads []adminRead) bool {
 	type result struct {
 		b   []byte
@@ -57,6 +57,7 @@ func readWave(ctx context.Context, admin AdminClient, src *Sources, reads []admi
 		})
 	}
 	wg.Wait()
+	read := 0
 	for i, r := range reads {
 		if err := results[i].err; err != nil {
 			src.Errors = append(src.Errors, err)
@@ -66,8 +67,9 @@ func readWave(ctx context.Context, admin AdminClient, src *Sources, reads []admi
 			continue
 		}
 		r.into(src, results[i].b)
+		read++
 	}
-	return true
+	return read > 0
 }
 
 // isRefused tells that nothing serves the admin port: the connection was refused or reset, or,

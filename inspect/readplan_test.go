@@ -1,12 +1,15 @@
 package inspect
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -176,5 +179,54 @@ func TestActiveClustersInBothStatsForms(t *testing.T) {
 		if err != nil || st.ActiveClusters != 5012 {
 			t.Errorf("%s: ActiveClusters %d, err %v; want 5012", name, st.ActiveClusters, err)
 		}
+	}
+}
+
+// scriptedAdmin answers each path with answer, and remembers what was asked.
+type scriptedAdmin struct {
+	mu     sync.Mutex
+	asked  []string
+	answer func(path string) ([]byte, error)
+}
+
+func (a *scriptedAdmin) Get(_ context.Context, path string) ([]byte, error) {
+	a.mu.Lock()
+	a.asked = append(a.asked, strings.TrimPrefix(path, "/"))
+	a.mu.Unlock()
+	return a.answer(strings.TrimPrefix(path, "/"))
+}
+
+func TestReadAdminWaves(t *testing.T) {
+	big := statsOf(5000, `istio_tcp_connections_opened_total{reporter="source",destination_service="api1.saas.example",destination_service_name="api1.saas.example"} 3`)
+	tests := []struct {
+		name        string
+		scope       ConfigScope
+		answer      func(path string) ([]byte, error)
+		wantAsked   int
+		wantTraffic bool
+	}{
+		{"all: one wave of every read", ConfigAll, func(string) ([]byte, error) { return big, nil }, len(firstReads) + len(wholeReads), false},
+		{"auto, a big proxy: the first reads, then the clusters by name", ConfigAuto, func(p string) ([]byte, error) {
+			if p == StatsPath {
+				return big, nil
+			}
+			return []byte("{}"), nil
+		}, len(firstReads) + 1, true},
+		{"auto, every first read refused by policy: no second wave", ConfigAuto, func(string) ([]byte, error) {
+			return nil, errors.New("admin API answered 403 Forbidden: denied")
+		}, len(firstReads), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			admin := &scriptedAdmin{answer: tt.answer}
+			var src Sources
+			ReadAdmin(context.Background(), admin, &src, ConfigRead{Scope: tt.scope})
+			if len(admin.asked) != tt.wantAsked {
+				t.Errorf("asked %d paths, want %d: %v", len(admin.asked), tt.wantAsked, admin.asked)
+			}
+			if got := src.ConfigScope == ConfigTraffic; got != tt.wantTraffic {
+				t.Errorf("ConfigScope %q, want traffic %v", src.ConfigScope, tt.wantTraffic)
+			}
+		})
 	}
 }

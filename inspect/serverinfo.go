@@ -31,9 +31,14 @@ func ParseServerInfo(b []byte) (ServerInfo, error) {
 		return ServerInfo{}, nil
 	}
 	var si adminv3.ServerInfo
-	if err := jsonOptions.Unmarshal(b, &si); err != nil {
+	if err := unmarshalAdminJSON(b, &si); err != nil {
 		return ServerInfo{}, fmt.Errorf("failed to decode server_info: %w", err)
 	}
+	return serverInfoOf(&si), nil
+}
+
+// serverInfoOf reads decoded /server_info.
+func serverInfoOf(si *adminv3.ServerInfo) ServerInfo {
 	info := ServerInfo{EnvoyVersion: envoyRelease(si.GetVersion()), State: si.GetState().String()}
 	if info.EnvoyVersion == "" {
 		info.EnvoyVersion = nodeEnvoyVersion(si.GetNode())
@@ -41,7 +46,7 @@ func ParseServerInfo(b []byte) (ServerInfo, error) {
 	info.IstioVersion = nodeIstioVersion(si.GetNode())
 	info.DNSCapture = nodeDNSCapture(si.GetNode())
 	info.ProxyType = nodeProxyType(si.GetNode())
-	return info, nil
+	return info
 }
 
 // envoyRelease takes "SHA/1.36.2/Clean/RELEASE/BoringSSL" to "1.36.2".
