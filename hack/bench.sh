@@ -61,19 +61,28 @@ one_pod() {
 }
 
 # fleet N: inspect -n demo-fleet at each concurrency, RUNS times (wall s, peak RSS MiB).
+# busy: CPU seconds every process of the machine has used (user, nice, system, irq, softirq).
+busy() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
+
+# fleet N: inspect -n demo-fleet at each concurrency, RUNS times (wall s, peak RSS MiB, the
+# client's CPU, and the CPU of the whole machine: the API server, kwok and the stand-ins that
+# serve the forwards share the two cores with the client).
 fleet() {
-  local n=$1 c i
+  local n=$1 c i b0 b1
   for c in $CONCURRENCIES; do
-    : >"$work/wall"; : >"$work/rss"; : >"$work/cpu"
+    : >"$work/wall"; : >"$work/rss"; : >"$work/cpu"; : >"$work/busy"
     for i in $(seq "$RUNS"); do
+      b0=$(busy)
       /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$egress" inspect -n demo-fleet -o json --concurrency "$c" >"$work/fleet.json" 2>"$work/fleet.err" || true
+      b1=$(busy)
       read -r wall rss user sys <"$work/time"
       echo "$wall" >>"$work/wall"; awk -v k="$rss" 'BEGIN {printf "%.0f\n", k / 1024}' >>"$work/rss"
       awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f\n", u + s}' >>"$work/cpu"
+      awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.1f\n", b - a}' >>"$work/busy"
     done
     local pods failed
     pods=$(jq '.pods | length' "$work/fleet.json"); failed=$(jq '[.pods[] | select(.errors)] | length' "$work/fleet.json")
-    say "| $n | $c | $(median <"$work/wall") s | $(median <"$work/rss") MiB | $(median <"$work/cpu") s | $pods read, $failed failed | $(load) |"
+    say "| $n | $c | $(median <"$work/wall") s | $(median <"$work/rss") MiB | $(median <"$work/cpu") s | $(median <"$work/busy") s | $pods read, $failed failed | $(load) |"
   done
 }
 
@@ -107,8 +116,8 @@ for n in $FLEETS; do
     say ""
     say "### Fleet (\`inspect -n demo-fleet -o json --concurrency C\`, medians of $RUNS runs)"
     say ""
-    say "| FLEET | concurrency | wall | peak RSS | client CPU (user+sys) | pods | load |"
-    say "|---:|---:|---:|---:|---:|---|---|"
+    say "| FLEET | concurrency | wall | peak RSS | client CPU (user+sys) | machine CPU (all processes) | pods | load |"
+    say "|---:|---:|---:|---:|---:|---:|---|---|"
     fleet "$n"
     "$work/podphases" -cpuprofile "$work/fleet.pprof" demo-fleet >"$work/profile.txt"
     go tool pprof -top -nodecount 25 "$work/podphases" "$work/fleet.pprof" >>"$work/profile.txt" 2>/dev/null
@@ -137,14 +146,17 @@ for _ in $(seq 120); do
   sleep 2
 done
 full=$(curl -s "http://$addr/config_dump?include_eds" | wc -c)
-read_bytes=$("$egress" inspect "$pod" -n demo-passthrough -o json | jq '.pods[0].bytesRead')
 say "### Bytes read per pod ($SERVICE_ENTRIES ServiceEntries; $have external clusters in the pod's config)"
 say ""
-say "| pod | whole /config_dump?include_eds | bytesRead (admin reads + access log) | share |"
-say "|---|---:|---:|---:|"
-say "| $pod | $full B | $read_bytes B | **$(awk -v r="$read_bytes" -v f="$full" 'BEGIN {printf "%.1f%%", 100 * r / f}')** |"
+say "| pod | --config-scope | read as | whole /config_dump?include_eds | bytesRead (admin reads + access log) | share | destinations |"
+say "|---|---|---|---:|---:|---:|---:|"
+for scope in auto all; do
+  "$egress" inspect "$pod" -n demo-passthrough -o json --config-scope "$scope" >"$work/scale.json"
+  read_bytes=$(jq '.pods[0].bytesRead' "$work/scale.json")
+  say "| $pod | $scope | $(jq -r '.pods[0].configRead // "whole"' "$work/scale.json") | $full B | $read_bytes B | **$(awk -v r="$read_bytes" -v f="$full" 'BEGIN {printf "%.2f%%", 100 * r / f}')** | $(jq '.destinations | length' "$work/scale.json") |"
+done
 say ""
-say "Each admin read of that pod (\`hack/podphases\`):"
+say "Each admin read of a whole read of that pod (\`hack/podphases\`; a traffic read makes the four small first reads, then the clusters by name):"
 say ""
 say '```'
 "$work/podphases" demo-passthrough "$pod" >>"$notes"

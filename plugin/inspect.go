@@ -235,7 +235,12 @@ func (o *InspectOptions) read(ctx context.Context) (inspect.Reading, error) {
 	case o.prom.set():
 		return o.readPrometheus(ctx)
 	}
-	r, err := inspect.NewReader(o.configFlags, o.Read)
+	read := o.Read
+	if (o.Clusters || o.Endpoints) && read.Config.Scope == inspect.ConfigAuto {
+		// The views istioctl proxy-config gives list every cluster, whatever the traffic.
+		read.Config.Scope = inspect.ConfigAll
+	}
+	r, err := inspect.NewReader(o.configFlags, read)
 	if err != nil {
 		return inspect.Reading{}, err
 	}
