@@ -107,7 +107,8 @@ const maxNameRegex = 8 << 10
 // trafficClustersRegex matches the clusters a traffic read fetches: PassthroughCluster,
 // BlackHoleCluster and the dynamic-DNS catch-all, every cluster Envoy's stats counted traffic
 // on, and every outbound cluster (any port, any subset) of a host Istio's metrics name as a
-// destination, or that hosts names. It is "" when that many names would not fit a URL.
+// destination, or that hosts names, and a waypoint's inbound-vip|PORT|PROTOCOL|HOST clusters of
+// those hosts. It is "" when that many names would not fit a URL.
 func trafficClustersRegex(st Stats, hosts []string) string {
 	names := []string{clusterPassthrough, clusterBlackHole, clusterAllowAnyDynamicDNS}
 	for name, n := range st.Clusters {
@@ -134,7 +135,7 @@ func trafficClustersRegex(st Stats, hosts []string) string {
 		for i, h := range named {
 			quoted[i] = regexp.QuoteMeta(h)
 		}
-		alts = append(alts, `outbound\|[0-9]+\|[^|]*\|(`+strings.Join(quoted, "|")+`)`)
+		alts = append(alts, `(outbound|inbound-vip)\|[0-9]+\|[^|]*\|(`+strings.Join(quoted, "|")+`)`)
 	}
 	re := "^(" + strings.Join(alts, "|") + ")$"
 	if len(re) > maxNameRegex {

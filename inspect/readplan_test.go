@@ -122,6 +122,8 @@ func TestTrafficReadNamesTheClustersOfTheTraffic(t *testing.T) {
 		"outbound|443||api1.saas.example.evil":                             false,
 		"outbound|443||api1XsaasXexample":                                  false, // dots are quoted
 		"inbound|8080||":                                                   false,
+		"inbound-vip|80|http|api1.saas.example":                            true, // a waypoint's
+		"inbound-vip|80|http|api9.saas.example":                            false,
 	} {
 		if got := re.MatchString(name); got != want {
 			t.Errorf("%s: read = %v, want %v (regex %s)", name, got, want, re)
