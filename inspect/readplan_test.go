@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,5 +231,34 @@ func TestReadAdminWaves(t *testing.T) {
 				t.Errorf("ConfigScope %q, want traffic %v", src.ConfigScope, tt.wantTraffic)
 			}
 		})
+	}
+}
+
+// Envoy compiles name_regex with RE2 and refuses a program of more than
+// re2.max_program_size.error_level instructions (32768 in Istio's bootstrap). Go's regexp/syntax
+// compiles RE2 syntax to the same kind of program: the largest regex a traffic read sends stays
+// under half of it.
+func TestTrafficRegexFitsEnvoysRE2Limit(t *testing.T) {
+	var hosts []string
+	re := ""
+	for i := 0; ; i++ {
+		next := trafficClustersRegex(Stats{}, append(hosts, "service-"+strconv.Itoa(i)+".api.example.com"))
+		if next == "" {
+			break
+		}
+		hosts, re = append(hosts, "service-"+strconv.Itoa(i)+".api.example.com"), next
+	}
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(prog.Inst); n > 32768/2 {
+		t.Errorf("a name_regex of %d hosts (%d bytes) compiles to %d instructions", len(hosts), len(re), n)
+	} else {
+		t.Logf("%d hosts, %d bytes, %d instructions", len(hosts), len(re), n)
 	}
 }
