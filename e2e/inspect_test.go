@@ -73,8 +73,32 @@ func destinationKey(d inspect.Destination) string {
 // traffic used the configuration (--config-scope traffic): the clusters the metrics name and
 // virtualOutbound, without the routes, SNI chains and /clusters.
 func TestInspectAllNamespaces(t *testing.T) {
+	bytesRead := map[inspect.ConfigScope]map[string]int64{}
 	for _, scope := range []inspect.ConfigScope{inspect.ConfigAuto, inspect.ConfigTraffic} {
-		t.Run(string(scope), func(t *testing.T) { checkScenarios(t, inspectJSON(t, "-A", "--config-scope", string(scope)), scope) })
+		r := inspectJSON(t, "-A", "--config-scope", string(scope))
+		t.Run(string(scope), func(t *testing.T) { checkScenarios(t, r, scope) })
+		bytesRead[scope] = map[string]int64{}
+		for _, p := range r.Pods {
+			if p.Ztunnel == "" {
+				bytesRead[scope][p.Key()] = p.BytesRead
+			}
+		}
+	}
+	// Reading by traffic leaves out the listeners and routes (and /clusters where the log names
+	// passthrough destinations): every sidecar reads less.
+	compared := 0
+	for pod, whole := range bytesRead[inspect.ConfigAuto] {
+		traffic, ok := bytesRead[inspect.ConfigTraffic][pod]
+		if !ok {
+			continue
+		}
+		compared++
+		if traffic >= whole {
+			t.Errorf("pod %s: %d bytes read by traffic, %d read whole", pod, traffic, whole)
+		}
+	}
+	if compared < len(mesh.Scenarios(0))-1 {
+		t.Errorf("compared the bytes read of %d sidecars, want one per scenario", compared)
 	}
 }
 
