@@ -42,14 +42,16 @@ func TestAdminFaults(t *testing.T) {
 		code  int
 		want  string // in the one line about the pod
 	}{
+		// The stats are read first (they decide how much configuration to read): a proxy that hangs
+		// is caught there, and one whose every first read fails is not asked for the rest.
 		// Through a port-forward a reset connection looks like a silent one: either line says what to do.
 		{sidecar.FaultRefuse, []string{"--admin-timeout", "2s"}, 2, "pod " + key + ": "},
-		{sidecar.FaultHang, []string{"--admin-timeout", "1s"}, 2, "GET /config_dump?resource=dynamic_active_clusters: no answer within the 1s time cap (raise --admin-timeout)"},
-		{sidecar.FaultDrip, []string{"--admin-timeout", "1s"}, 2, "GET /config_dump?resource=dynamic_active_clusters: response not complete within the 1s time cap (raise --admin-timeout)"},
+		{sidecar.FaultHang, []string{"--admin-timeout", "1s"}, 2, "GET /stats/prometheus: no answer within the 1s time cap (raise --admin-timeout)"},
+		{sidecar.FaultDrip, []string{"--admin-timeout", "1s"}, 2, "GET /stats/prometheus: response not complete within the 1s time cap (raise --admin-timeout)"},
 		{sidecar.FaultTruncated, nil, 2, "failed to parse part of the admin output of pod " + key + " (config dump: the JSON stops at byte "},
 		{sidecar.FaultNotJSON, nil, 2, "failed to parse part of the admin output of pod " + key + " (config dump: an HTML or XML page, not Envoy's output; "},
-		{sidecar.FaultHuge, []string{"--max-bytes", "8388608"}, 2, "/server_info: response of 2147483648 bytes, larger than 8388608: size cap exceeded (raise --max-bytes)"},
-		{sidecar.FaultHuge, nil, 2, "/server_info: response of 2147483648 bytes, larger than 67108864: size cap exceeded (raise --max-bytes)"},
+		{sidecar.FaultHuge, []string{"--max-bytes", "8388608"}, 2, "GET /stats/prometheus, /server_info, /config_dump?resource=static_clusters, /config_dump?resource=dynamic_listeners: response of 2147483648 bytes, larger than 8388608: size cap exceeded (raise --max-bytes)"},
+		{sidecar.FaultHuge, nil, 2, "GET /stats/prometheus, /server_info, /config_dump?resource=static_clusters, /config_dump?resource=dynamic_listeners: response of 2147483648 bytes, larger than 67108864: size cap exceeded (raise --max-bytes)"},
 		{sidecar.FaultWrongContentType, nil, 0, ""},
 	}
 	for _, tt := range tests {
