@@ -460,13 +460,20 @@ func (a *destAcc) addTCPMetric(b *Counts, name string, v float64) {
 	b.Connections = int64(max(a.tcpOpened, a.tcpClosed))
 }
 
-// metricDest finds the destination an Istio metric sample is about, or nil for mesh-internal traffic.
-func (c *classifier) metricDest(s MetricSample) *destAcc {
-	svcName := s.Labels["destination_service_name"]
+// metricService is the host (and port, when it says one) an Istio metric sample names as its
+// destination service; "" when it says unknown.
+func metricService(s MetricSample) (string, uint32) {
 	host, port := splitHostPort(s.Labels["destination_service"])
 	if host == hostUnknown {
 		host = ""
 	}
+	return host, port
+}
+
+// metricDest finds the destination an Istio metric sample is about, or nil for mesh-internal traffic.
+func (c *classifier) metricDest(s MetricSample) *destAcc {
+	svcName := s.Labels["destination_service_name"]
+	host, port := metricService(s)
 	var disp Disposition
 	cluster := svcName
 	switch svcName {

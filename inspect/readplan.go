@@ -146,20 +146,18 @@ func trafficClustersRegex(st Stats, hosts []string) string {
 	return re
 }
 
-// metricHost is the host an Istio metric sample names as its destination service, or "" when it
-// names none: unknown, an IP, or Envoy's catch-all clusters.
+// metricHost is the host whose clusters a metric sample asks to read: the service it names as its
+// destination, as the classifier reads it (metricService), when that is a host name and not an
+// IP or one of Envoy's catch-all clusters.
 func metricHost(s MetricSample) string {
-	for _, l := range []string{"destination_service", "destination_service_name"} {
-		h := s.Labels[l]
-		switch {
-		case h == "" || h == hostUnknown || h == clusterPassthrough || h == clusterBlackHole || h == clusterAllowAnyDynamicDNS:
-			continue
-		case net.ParseIP(h) != nil || !strings.Contains(h, "."):
-			continue
-		}
-		return h
+	h, _ := metricService(s)
+	switch {
+	case h == clusterPassthrough || h == clusterBlackHole || h == clusterAllowAnyDynamicDNS:
+		return ""
+	case net.ParseIP(h) != nil || !strings.Contains(h, "."):
+		return ""
 	}
-	return ""
+	return h
 }
 
 // unnamedUnregistered tells whether the stats counted traffic through PassthroughCluster or

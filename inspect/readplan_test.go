@@ -98,6 +98,7 @@ func TestTrafficReadNamesTheClustersOfTheTraffic(t *testing.T) {
 		`istio_tcp_connections_opened_total{reporter="source",destination_service="api9.saas.example",destination_service_name="api9.saas.example"} 0`,
 		`istio_tcp_connections_opened_total{reporter="source",destination_service="istio-egressgateway.istio-system.svc.cluster.local",destination_service_name="istio-egressgateway"} 1`,
 		`istio_tcp_connections_opened_total{reporter="source",destination_service="10.0.0.9",destination_service_name="10.0.0.9"} 1`,
+		`istio_tcp_connections_opened_total{reporter="source",destination_service="api7.saas.example:443",destination_service_name="api7.saas.example"} 2`,
 		"# TYPE envoy_cluster_upstream_cx_total counter",
 		`envoy_cluster_upstream_cx_total{cluster_name="outbound|8443|v1|api.partner.example"} 4`,
 		`envoy_cluster_upstream_cx_total{cluster_name="outbound|8443||idle.partner.example"} 0`,
@@ -115,6 +116,7 @@ func TestTrafficReadNamesTheClustersOfTheTraffic(t *testing.T) {
 		"outbound|443||api1.saas.example":                                  true,
 		"outbound|80|v2|api1.saas.example":                                 true, // any port and subset of a named host
 		"outbound|443||api9.saas.example":                                  false,
+		"outbound|443||api7.saas.example":                                  true, // destination_service with a port
 		"outbound|443||istio-egressgateway.istio-system.svc.cluster.local": true,
 		"outbound|8443|v1|api.partner.example":                             true,
 		"outbound|8443||idle.partner.example":                              false,
