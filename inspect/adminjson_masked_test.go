@@ -6,42 +6,66 @@ import (
 	"path/filepath"
 	"testing"
 
-	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 )
 
-// protojsonHosts and protojsonServerInfo are the readings of protojson, which the masked decoder
-// must give too.
-func protojsonHosts(b []byte) ([]HostStatus, error) {
-	var cs adminv3.Clusters
-	if err := jsonOptions.Unmarshal(b, &cs); err != nil {
-		return nil, err
+// adminReader reads one admin output in JSON: decoded into M by unmarshal, then read by read.
+func adminReader[R, M any, P interface {
+	*M
+	proto.Message
+}](unmarshal func([]byte, proto.Message) error, read func(P) R) func([]byte) (R, error) {
+	return func(b []byte) (R, error) {
+		m := P(new(M))
+		if err := unmarshal(b, m); err != nil {
+			var zero R
+			return zero, err
+		}
+		return read(m), nil
 	}
-	return hostStatusesOf(&cs), nil
 }
 
-func protojsonServerInfo(b []byte) (ServerInfo, error) {
-	var si adminv3.ServerInfo
-	if err := jsonOptions.Unmarshal(b, &si); err != nil {
-		return ServerInfo{}, err
+// maskedReading is one admin output's two readings: by protojson, the reference, and by the
+// masked decoder, which must give the same.
+type maskedReading[R any] struct{ protojson, masked func([]byte) (R, error) }
+
+var (
+	hostsReading      = maskedReading[[]HostStatus]{adminReader(jsonOptions.Unmarshal, hostStatusesOf), adminReader(unmarshalMasked, hostStatusesOf)}
+	serverInfoReading = maskedReading[ServerInfo]{adminReader(jsonOptions.Unmarshal, serverInfoOf), adminReader(unmarshalMasked, serverInfoOf)}
+)
+
+// diff compares the masked decoder's reading of b with protojson's: "" when they agree or when the
+// masked decoder leaves b to protojson.
+func (r maskedReading[R]) diff(b []byte) string {
+	got, err := r.masked(b)
+	if err != nil {
+		return ""
 	}
-	return serverInfoOf(&si), nil
+	want, err := r.protojson(b)
+	if err != nil {
+		return "the masked decoder read what protojson refuses: " + err.Error()
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		return "masked (+) differs from protojson (-):\n" + d
+	}
+	return ""
 }
 
-func maskedHosts(b []byte) ([]HostStatus, error) {
-	var cs adminv3.Clusters
-	if err := unmarshalMasked(b, &cs); err != nil {
-		return nil, err
+// check runs a subtest that holds the masked decoder to protojson on b, which it must decide;
+// false, and no subtest, when protojson refuses b too.
+func (r maskedReading[R]) check(t *testing.T, name string, b []byte) bool {
+	if _, err := r.protojson(b); err != nil {
+		return false
 	}
-	return hostStatusesOf(&cs), nil
-}
-
-func maskedServerInfo(b []byte) (ServerInfo, error) {
-	var si adminv3.ServerInfo
-	if err := unmarshalMasked(b, &si); err != nil {
-		return ServerInfo{}, err
-	}
-	return serverInfoOf(&si), nil
+	t.Run(name, func(t *testing.T) {
+		if _, err := r.masked(b); err != nil {
+			t.Fatalf("left to protojson: %v", err)
+		}
+		if d := r.diff(b); d != "" {
+			t.Error(d)
+		}
+	})
+	return true
 }
 
 // Every /clusters?format=json and /server_info we hold (the real captures, the fuzz seeds) reads
@@ -66,37 +90,15 @@ func TestMaskedAdminOutputsMatchProtojson(t *testing.T) {
 		if len(b) == 0 || b[0] != '{' {
 			continue
 		}
-		switch DetectKind(b) {
+		switch k := DetectKind(b); k {
 		case KindClusters:
-			want, err := protojsonHosts(b)
-			if err != nil {
-				continue // protojson refuses it too
+			if hostsReading.check(t, path, b) {
+				found[k]++
 			}
-			found[KindClusters]++
-			t.Run(path, func(t *testing.T) {
-				got, err := maskedHosts(b)
-				if err != nil {
-					t.Fatalf("left to protojson: %v", err)
-				}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("masked (+) differs from protojson (-):\n%s", diff)
-				}
-			})
 		case KindServerInfo:
-			want, err := protojsonServerInfo(b)
-			if err != nil {
-				continue
+			if serverInfoReading.check(t, path, b) {
+				found[k]++
 			}
-			found[KindServerInfo]++
-			t.Run(path, func(t *testing.T) {
-				got, err := maskedServerInfo(b)
-				if err != nil {
-					t.Fatalf("left to protojson: %v", err)
-				}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("masked (+) differs from protojson (-):\n%s", diff)
-				}
-			})
 		}
 	}
 	if found[KindClusters] < 3 || found[KindServerInfo] < 1 {

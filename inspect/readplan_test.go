@@ -23,6 +23,12 @@ func statsOf(clusters int, lines ...string) []byte {
 	return []byte(text)
 }
 
+// Samples of Istio's TCP metric: connections through PassthroughCluster, and to a registered host.
+const (
+	passthroughSample = `istio_tcp_connections_opened_total{reporter="source",destination_service="unknown",destination_service_name="PassthroughCluster"} 2`
+	registeredSample  = `istio_tcp_connections_opened_total{reporter="source",destination_service="api1.saas.example",destination_service_name="api1.saas.example"} 3`
+)
+
 // listenerPart is the virtualOutbound read of a proxy, from one of istiod's real pushes: with
 // an access log (meshConfig accessLogFile) or without.
 func listenerPart(t *testing.T, logs bool) Part {
@@ -63,16 +69,15 @@ func clustersRegex(t *testing.T, reads []adminRead) *regexp.Regexp {
 }
 
 func TestPlanReadsWholeUnlessBig(t *testing.T) {
-	passthrough := `istio_tcp_connections_opened_total{reporter="source",destination_service="unknown",destination_service_name="PassthroughCluster"} 2`
 	tests := []struct {
 		name    string
 		scope   ConfigScope
 		stats   []byte
 		traffic bool
 	}{
-		{"auto, a small proxy", ConfigAuto, statsOf(TrafficPlanClusters, passthrough), false},
-		{"auto, a big proxy", ConfigAuto, statsOf(TrafficPlanClusters+1, passthrough), true},
-		{"auto, stats without the count", ConfigAuto, []byte(passthrough + "\n"), false},
+		{"auto, a small proxy", ConfigAuto, statsOf(TrafficPlanClusters, passthroughSample), false},
+		{"auto, a big proxy", ConfigAuto, statsOf(TrafficPlanClusters+1, passthroughSample), true},
+		{"auto, stats without the count", ConfigAuto, []byte(passthroughSample + "\n"), false},
 		{"auto, no stats", ConfigAuto, nil, false},
 		{"the zero scope is auto", "", statsOf(5000), true},
 		{"all, a big proxy", ConfigAll, statsOf(5000), false},
@@ -94,7 +99,7 @@ func TestPlanReadsWholeUnlessBig(t *testing.T) {
 
 func TestTrafficReadNamesTheClustersOfTheTraffic(t *testing.T) {
 	stats := statsOf(5012,
-		`istio_tcp_connections_opened_total{reporter="source",destination_service="api1.saas.example",destination_service_name="api1.saas.example"} 3`,
+		registeredSample,
 		`istio_tcp_connections_opened_total{reporter="source",destination_service="api9.saas.example",destination_service_name="api9.saas.example"} 0`,
 		`istio_tcp_connections_opened_total{reporter="source",destination_service="istio-egressgateway.istio-system.svc.cluster.local",destination_service_name="istio-egressgateway"} 1`,
 		`istio_tcp_connections_opened_total{reporter="source",destination_service="10.0.0.9",destination_service_name="10.0.0.9"} 1`,
@@ -141,17 +146,15 @@ func TestTrafficReadNamesTheClustersOfTheTraffic(t *testing.T) {
 
 // /clusters is the only source of passthrough destinations when nothing logs them.
 func TestTrafficReadsClusterHostsOnlyWithoutAccessLog(t *testing.T) {
-	passthrough := `istio_tcp_connections_opened_total{reporter="source",destination_service="unknown",destination_service_name="PassthroughCluster"} 2`
-	registered := `istio_tcp_connections_opened_total{reporter="source",destination_service="api1.saas.example",destination_service_name="api1.saas.example"} 3`
 	tests := []struct {
 		name  string
 		logs  bool
 		stats []byte
 		want  bool
 	}{
-		{"passthrough, logged", true, statsOf(5000, passthrough), false},
-		{"passthrough, not logged", false, statsOf(5000, passthrough), true},
-		{"registered only, not logged", false, statsOf(5000, registered), false},
+		{"passthrough, logged", true, statsOf(5000, passthroughSample), false},
+		{"passthrough, not logged", false, statsOf(5000, passthroughSample), true},
+		{"registered only, not logged", false, statsOf(5000, registeredSample), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,7 +205,7 @@ func (a *scriptedAdmin) Get(_ context.Context, path string) ([]byte, error) {
 }
 
 func TestReadAdminWaves(t *testing.T) {
-	big := statsOf(5000, `istio_tcp_connections_opened_total{reporter="source",destination_service="api1.saas.example",destination_service_name="api1.saas.example"} 3`)
+	big := statsOf(5000, registeredSample)
 	tests := []struct {
 		name        string
 		scope       ConfigScope
