@@ -25,6 +25,16 @@ func TestRegisterIPOnlyHostVerifies(t *testing.T) {
 
 	out, _ := mustEgress(t, "register", ip, "-n", ns, "--yes")
 	wantLines(t, "register "+ip, out, "serviceentry.networking.istio.io/egress-198-51-100-7 created")
+	// Before any call uses it, the new cluster is named by nothing the proxy counted (its metrics
+	// name the IP only): read as far as the traffic used the configuration, as on a proxy of
+	// thousands of clusters, verify still reads the cluster of the host it checks.
+	eventually(t, 30*time.Second, "verify --config-scope traffic finds the new cluster", func() error {
+		v, _, _ := verifyJSON(t, ip, "-n", ns, "--config-scope", "traffic")
+		if got := checkStatus(v, inspect.CheckCluster); got != inspect.CheckPass {
+			return fmt.Errorf("cluster check %s: %s", got, missingText(v))
+		}
+		return nil
+	})
 	dispositionAfterReplay(t, ns, sc, ip, 8443, inspect.DispositionRegistered)
 
 	// One host, two dispositions: the calls before the fix and the cluster they use now.

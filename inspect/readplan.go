@@ -22,8 +22,8 @@ const (
 	// ConfigAll reads all of it: every cluster, listener and route configuration, and /clusters.
 	ConfigAll ConfigScope = "all"
 	// ConfigTraffic reads only the clusters the proxy's metrics name (and ConfigRead.Hosts'),
-	// the virtualOutbound listener, and /clusters only when it alone can name passthrough or
-	// blocked destinations (access logging off).
+	// the virtualOutbound listener, the listeners bound to the IPs among those, and /clusters
+	// only when it alone can name passthrough or blocked destinations (access logging off).
 	ConfigTraffic ConfigScope = "traffic"
 )
 
@@ -94,6 +94,10 @@ func planReads(first *Sources, c ConfigRead) (reads []adminRead, traffic bool) {
 	} else {
 		reads = append(reads, readClusters) // too many names for a URL: all of the clusters
 	}
+	if re := ipListenersRegex(st, c.Hosts); re != "" {
+		path := "config_dump?resource=dynamic_listeners&name_regex=" + url.QueryEscape(re)
+		reads = append(reads, adminRead{path, addConfigPart(path)})
+	}
 	if unnamedUnregistered(st) && !logsConnections(first.MoreConfig) {
 		reads = append(reads, readClusterStatus)
 	}
@@ -140,6 +144,41 @@ func trafficClustersRegex(st Stats, hosts []string) string {
 		alts = append(alts, `(outbound|inbound-vip)\|[0-9]+\|[^|]*\|(`+strings.Join(quoted, "|")+`)`)
 	}
 	re := "^(" + strings.Join(alts, "|") + ")$"
+	if len(re) > maxNameRegex {
+		return ""
+	}
+	return re
+}
+
+// ipListenersRegex matches the listeners Istio names after an IP the read is about (198.51.100.7_8443,
+// [2001:db8::7]_8443): the IPs among hosts, and those Istio's metrics name as a destination. Such a
+// listener is the only place the proxy ties an IP-only host to the cluster of its ServiceEntry
+// (N-N-N-N.ip.external), by which the report names that cluster's traffic after the IP. It is ""
+// when there is no such IP, or too many for a URL.
+func ipListenersRegex(st Stats, hosts []string) string {
+	named := slices.Clone(hosts)
+	for _, s := range st.Istio {
+		if h, _ := metricService(s); s.Value > 0 {
+			named = append(named, h)
+		}
+	}
+	var ips []string
+	for _, h := range named {
+		ip := net.ParseIP(h)
+		switch {
+		case ip == nil:
+			continue
+		case ip.To4() != nil:
+			ips = append(ips, regexp.QuoteMeta(ip.String()))
+		default:
+			ips = append(ips, regexp.QuoteMeta("["+ip.String()+"]"))
+		}
+	}
+	if len(ips) == 0 {
+		return ""
+	}
+	slices.Sort(ips)
+	re := "^(" + strings.Join(slices.Compact(ips), "|") + ")_[0-9]+$"
 	if len(re) > maxNameRegex {
 		return ""
 	}

@@ -267,3 +267,41 @@ func TestTrafficRegexFitsEnvoysRE2Limit(t *testing.T) {
 		t.Logf("%d hosts, %d bytes, %d instructions", len(hosts), len(re), n)
 	}
 }
+
+// An IP-only host is tied to its ServiceEntry's cluster only by the listener bound to its IP: a
+// traffic read about an IP (verify's host, or a metric's destination) reads that listener.
+func TestTrafficReadsTheListenersOfItsIPs(t *testing.T) {
+	stats := statsOf(5000, `istio_tcp_connections_opened_total{reporter="source",destination_service="203.0.113.9:443",destination_service_name="PassthroughCluster"} 1`)
+	reads, _ := planReads(&Sources{Stats: stats}, ConfigRead{Scope: ConfigTraffic, Hosts: []string{"198.51.100.7", "2001:db8::7", "api.example.com"}})
+	var re *regexp.Regexp
+	for _, r := range reads {
+		if rest, ok := strings.CutPrefix(r.path, "config_dump?resource=dynamic_listeners&name_regex="); ok {
+			s, err := url.QueryUnescape(rest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			re = regexp.MustCompile(s)
+		}
+	}
+	if re == nil {
+		t.Fatalf("no listener read by name among %v", paths(reads))
+	}
+	for name, want := range map[string]bool{
+		"198.51.100.7_8443":  true,
+		"[2001:db8::7]_8443": true,
+		"203.0.113.9_443":    true,
+		"198.51.100.70_8443": false,
+		"198x51.100.7_8443":  false,
+		"0.0.0.0_8443":       false,
+		"virtualOutbound":    false,
+	} {
+		if got := re.MatchString(name); got != want {
+			t.Errorf("%s: read = %v, want %v (regex %s)", name, got, want, re)
+		}
+	}
+	if reads, _ := planReads(&Sources{Stats: statsOf(5000)}, ConfigRead{Scope: ConfigTraffic, Hosts: []string{"api.example.com"}}); slices.ContainsFunc(reads, func(r adminRead) bool {
+		return strings.Contains(r.path, "resource=dynamic_listeners")
+	}) {
+		t.Errorf("a read about no IP reads listeners: %v", paths(reads))
+	}
+}
