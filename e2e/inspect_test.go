@@ -148,6 +148,18 @@ func checkScenarios(t *testing.T, r inspect.Report, scope inspect.ConfigScope) {
 	}
 }
 
+// Read by traffic, the table says so once on stderr, with the way to read everything.
+func TestInspectTrafficReadNote(t *testing.T) {
+	_, stderr, code := egress(t, "inspect", "-n", "demo-registered", "--config-scope", "traffic")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "note: pod demo-registered/reports-") || !strings.Contains(stderr, "only the configuration the traffic used was read") ||
+		!strings.Contains(stderr, "--config-scope all reads all of it") {
+		t.Errorf("no note on the traffic read:\n%s", stderr)
+	}
+}
+
 // The table is what `make demo` ends with: kubectl-like, one row per destination.
 func TestInspectTable(t *testing.T) {
 	out, stderr, code := egress(t, "inspect", "-n", "demo-passthrough")
